@@ -1,0 +1,9 @@
+//! Signing keys: generation, sealing at rest, the public JWK set, and signing ID tokens.
+//! The JOSE work itself is done by `jsonwebtoken` on aws-lc-rs; nothing here builds a JWS by
+//! hand.
+
+mod keys;
+mod seal;
+
+pub use keys::{KeyError, SigningAlg, SigningKey};
+pub use seal::{MasterKey, SealError};

@@ -1,0 +1,6 @@
+//! OAuth 2 endpoints as pure decisions: the authorization request pipeline, the token request,
+//! client authentication.
+
+pub mod authorize;
+pub mod params;
+pub mod token;

@@ -1,0 +1,22 @@
+//! Every path Doorway serves, in one place. Discovery is built from these same constants.
+
+pub const DISCOVERY: &str = "/.well-known/openid-configuration";
+pub const AS_METADATA: &str = "/.well-known/oauth-authorization-server";
+pub const JWKS: &str = "/oauth/jwks";
+pub const JWKS_WELL_KNOWN: &str = "/.well-known/jwks.json";
+pub const AUTHORIZE: &str = "/oauth/authorize";
+pub const AUTHORIZE_RESUME: &str = "/oauth/authorize/resume";
+pub const CONSENT: &str = "/oauth/consent";
+pub const TOKEN: &str = "/oauth/token";
+pub const USERINFO: &str = "/oauth/userinfo";
+
+pub const LOGIN: &str = "/login";
+pub const SIGNUP: &str = "/signup";
+pub const LOGOUT: &str = "/logout";
+pub const ACCOUNT: &str = "/account";
+pub const AVATARS: &str = "/avatars";
+pub const STATIC_CSS: &str = "/static/doorway.css";
+
+pub const DEMO: &str = "/demo";
+pub const DEMO_START: &str = "/demo/start";
+pub const DEMO_CALLBACK: &str = "/demo/callback";

@@ -1,0 +1,250 @@
+//! Configuration: flags and environment variables (clap), then an optional TOML file, then
+//! defaults. `doorway serve` needs none of it to start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// Settings shared by every command (global flags).
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Directory for the SQLite database and the generated key file.
+    #[arg(long, global = true, env = "DOORWAY_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH (default: DATA_DIR/doorway.db) or postgres://…
+    #[arg(
+        long = "database",
+        global = true,
+        env = "DOORWAY_DATABASE_URL",
+        value_name = "URL"
+    )]
+    pub database: Option<String>,
+    /// Optional TOML configuration file.
+    #[arg(long, global = true, env = "DOORWAY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Settings of `doorway serve`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "DOORWAY_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// The issuer URL apps see (no trailing slash). Never taken from the Host header.
+    #[arg(long, env = "DOORWAY_ISSUER", value_name = "URL")]
+    pub issuer: Option<String>,
+    /// Lifetime of authorization codes (e.g. 60, 60s, 2m).
+    #[arg(long, env = "DOORWAY_CODE_TTL", value_name = "DURATION")]
+    pub code_ttl: Option<String>,
+    /// Lifetime of access tokens and ID tokens.
+    #[arg(long, env = "DOORWAY_ACCESS_TOKEN_TTL", value_name = "DURATION")]
+    pub access_token_ttl: Option<String>,
+    /// Lifetime of browser sessions.
+    #[arg(long, env = "DOORWAY_SESSION_TTL", value_name = "DURATION")]
+    pub session_ttl: Option<String>,
+    /// Prefix of issued access tokens.
+    #[arg(long, env = "DOORWAY_TOKEN_PREFIX", value_name = "PREFIX")]
+    pub token_prefix: Option<String>,
+    /// The platform's name, shown on pages and buttons ("Sign in with <name>").
+    #[arg(long, env = "DOORWAY_PLATFORM_NAME", value_name = "NAME")]
+    pub platform_name: Option<String>,
+    /// Log as JSON lines.
+    #[arg(long, env = "DOORWAY_LOG_JSON")]
+    pub log_json: bool,
+    /// Create a demo user and app and serve a demo relying party at /demo.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// An operator-declared product scope, shown on the consent screen with its description.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct ScopeDef {
+    pub name: String,
+    pub description: String,
+}
+
+/// The optional TOML file: the same keys as the flags, with underscores.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    issuer: Option<String>,
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    code_ttl: Option<String>,
+    access_token_ttl: Option<String>,
+    session_ttl: Option<String>,
+    token_prefix: Option<String>,
+    platform_name: Option<String>,
+    #[serde(default)]
+    scopes: Vec<ScopeDef>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub issuer: String,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub code_ttl: i64,
+    pub access_token_ttl: i64,
+    pub session_ttl: i64,
+    pub token_prefix: String,
+    pub platform_name: String,
+    pub extra_scopes: Vec<ScopeDef>,
+    pub log_json: bool,
+    pub demo: bool,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_ISSUER: &str = "http://localhost:8080";
+
+/// Parses `60`, `60s`, `10m`, `8h`, `14d` into seconds.
+pub fn parse_duration(raw: &str) -> anyhow::Result<i64> {
+    let raw = raw.trim();
+    let (number, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
+    let n: i64 = number
+        .parse()
+        .with_context(|| format!("'{raw}' is not a duration such as 60s, 10m or 8h"))?;
+    let seconds = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => bail!("'{raw}' is not a duration such as 60s, 10m or 8h"),
+    };
+    if seconds <= 0 {
+        bail!("'{raw}' must be a positive duration");
+    }
+    Ok(seconds)
+}
+
+/// Checks an issuer: an absolute http(s) URL with no query or fragment; the trailing slash is
+/// dropped so endpoint URLs join cleanly.
+pub fn parse_issuer(raw: &str) -> anyhow::Result<String> {
+    let url = url::Url::parse(raw).with_context(|| format!("issuer '{raw}' is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        bail!("issuer '{raw}' must be an http or https URL");
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        bail!("issuer '{raw}' must not have a query, fragment or user name");
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+impl Config {
+    pub fn resolve(global: &GlobalArgs, serve: &ServeArgs) -> anyhow::Result<Self> {
+        let file = match &global.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = global
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("doorway-data"));
+        let database_url = global
+            .database
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("doorway.db").display()));
+        let issuer = serve
+            .issuer
+            .clone()
+            .or(file.issuer)
+            .unwrap_or_else(|| DEFAULT_ISSUER.to_owned());
+        let listen = match serve.listen.or(file.listen) {
+            Some(addr) => addr,
+            None => DEFAULT_LISTEN.parse().context("default listen address")?,
+        };
+        let duration =
+            |flag: &Option<String>, file: Option<String>, default: i64| -> anyhow::Result<i64> {
+                flag.clone()
+                    .or(file)
+                    .map_or(Ok(default), |raw| parse_duration(&raw))
+            };
+        let extra_scopes = file.scopes;
+        for scope in &extra_scopes {
+            doorway_core::types::Scope::parse(&scope.name)
+                .map_err(|e| anyhow::anyhow!("scope '{}' in the configuration: {e}", scope.name))?;
+        }
+        Ok(Config {
+            listen,
+            issuer: parse_issuer(&issuer)?,
+            database_url,
+            data_dir,
+            code_ttl: duration(&serve.code_ttl, file.code_ttl, 60)?,
+            access_token_ttl: duration(&serve.access_token_ttl, file.access_token_ttl, 3600)?,
+            session_ttl: duration(&serve.session_ttl, file.session_ttl, 14 * 86_400)?,
+            token_prefix: serve
+                .token_prefix
+                .clone()
+                .or(file.token_prefix)
+                .unwrap_or_else(|| "dw_oauth_".to_owned()),
+            platform_name: serve
+                .platform_name
+                .clone()
+                .or(file.platform_name)
+                .unwrap_or_else(|| "Doorway".to_owned()),
+            extra_scopes,
+            log_json: serve.log_json,
+            demo: serve.demo,
+        })
+    }
+
+    /// Whether cookies must be `Secure` (and `__Host-` prefixed).
+    pub fn https(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_units() {
+        assert_eq!(parse_duration("60").unwrap(), 60);
+        assert_eq!(parse_duration("2m").unwrap(), 120);
+        assert_eq!(parse_duration("8h").unwrap(), 28_800);
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("5y").is_err());
+        assert!(parse_duration("-1").is_err());
+    }
+
+    #[test]
+    fn issuer_loses_its_trailing_slash_and_refuses_queries() {
+        assert_eq!(
+            parse_issuer("https://id.example/").unwrap(),
+            "https://id.example"
+        );
+        assert!(parse_issuer("https://id.example/?x=1").is_err());
+        assert!(parse_issuer("ftp://id.example").is_err());
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let config = Config::resolve(
+            &GlobalArgs {
+                data_dir: None,
+                database: None,
+                config: None,
+            },
+            &ServeArgs::default(),
+        )
+        .unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.issuer, "http://localhost:8080");
+        assert_eq!(config.database_url, "sqlite://doorway-data/doorway.db");
+        assert_eq!(config.code_ttl, 60);
+    }
+}

@@ -1,0 +1,373 @@
+//! Accounts in the browser: sign-up, sign-in, sign-out, profile.
+//!
+//! A wrong password and an unknown user get the same page, status and timing (argon2 runs
+//! against a dummy hash for unknown users).
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use doorway_core::secrets::random_hex_id;
+use doorway_core::types::{Email, Password, Username};
+use doorway_store::{NewUser, ProfileUpdate, StoreError};
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use crate::http::avatar::default_picture;
+use crate::http::error::PageError;
+use crate::http::form::PageForm;
+use crate::http::session::{MaybeUser, check_csrf, csrf_token, end_session, start_session};
+use crate::state::{AppState, now};
+use crate::ui::ser;
+
+fn page(jar: CookieJar, status: StatusCode, html: String) -> Response {
+    (
+        status,
+        jar,
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Html(html),
+    )
+        .into_response()
+}
+
+pub async fn home(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+) -> Result<Response, PageError> {
+    let html = state.ui.render(
+        "home.html",
+        context! { current_user => ser(user.map(|u| u.user)) },
+    )?;
+    Ok(Html(html).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    interaction: Option<String>,
+    login_hint: Option<String>,
+}
+
+/// The app a parked request is for, to name it on the login and sign-up pages.
+async fn app_for(state: &AppState, interaction: Option<&str>) -> Result<Value, PageError> {
+    let Some(id) = interaction else {
+        return Ok(Value::from(()));
+    };
+    let Some(found) = state.store.find_interaction(id, now()).await? else {
+        return Ok(Value::from(()));
+    };
+    let client = state.store.find_client(&found.client_id).await?;
+    Ok(client.map_or(Value::from(()), |c| context! { name => c.name }))
+}
+
+/// Where to go after signing in: back into the parked request, or to the account page.
+fn after_login(interaction: Option<&str>) -> String {
+    match interaction {
+        Some(id) => format!(
+            "{}?interaction={}",
+            doorway_core::routes::AUTHORIZE_RESUME,
+            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+        ),
+        None => doorway_core::routes::ACCOUNT.to_owned(),
+    }
+}
+
+pub async fn login_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, PageError> {
+    let (jar, csrf) = csrf_token(&state, jar);
+    let app = app_for(&state, query.interaction.as_deref()).await?;
+    let html = state.ui.render(
+        "login.html",
+        context! { csrf_token => csrf, interaction => query.interaction, app, username => query.login_hint },
+    )?;
+    Ok(page(jar, StatusCode::OK, html))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    csrf_token: Option<String>,
+    interaction: Option<String>,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    PageForm(form): PageForm<LoginForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &jar, form.csrf_token.as_deref())?;
+    let interaction = form.interaction.as_deref().filter(|i| !i.is_empty());
+    let found = state
+        .store
+        .find_user_with_password(form.username.trim())
+        .await?;
+    let stored_hash = found.as_ref().map(|(_, hash)| hash.as_str());
+    let password_ok = form.password.len() <= Password::MAX
+        && state.passwords.verify(&form.password, stored_hash).await?;
+    let user = found
+        .map(|(user, _)| user)
+        .filter(|u| password_ok && !u.disabled);
+    let Some(user) = user else {
+        tracing::warn!(target: "security", event = "login_failed", "a sign-in failed");
+        let (jar, csrf) = csrf_token(&state, jar);
+        let app = app_for(&state, interaction).await?;
+        let html = state.ui.render(
+            "login.html",
+            context! {
+                csrf_token => csrf, interaction, app, username => form.username,
+                error => "Incorrect username or password.",
+            },
+        )?;
+        return Ok(page(jar, StatusCode::BAD_REQUEST, html));
+    };
+    let jar = start_session(&state, jar, &user.id).await?;
+    if let Some(id) = interaction {
+        state
+            .store
+            .mark_interaction_login(id, &user.id, now())
+            .await?;
+    }
+    tracing::info!(user_id = %user.id, "signed in");
+    Ok((jar, Redirect::to(&after_login(interaction))).into_response())
+}
+
+pub async fn signup_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, PageError> {
+    let (jar, csrf) = csrf_token(&state, jar);
+    let app = app_for(&state, query.interaction.as_deref()).await?;
+    let html = state.ui.render(
+        "signup.html",
+        context! { csrf_token => csrf, interaction => query.interaction, app },
+    )?;
+    Ok(page(jar, StatusCode::OK, html))
+}
+
+#[derive(Deserialize)]
+pub struct SignupForm {
+    csrf_token: Option<String>,
+    interaction: Option<String>,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn signup(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    PageForm(form): PageForm<SignupForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &jar, form.csrf_token.as_deref())?;
+    let interaction = form.interaction.as_deref().filter(|i| !i.is_empty());
+    let username = Username::parse(form.username.trim());
+    let email = Email::parse(&form.email);
+    let password = Password::parse(form.password.clone());
+    let mut errors: Vec<String> = [
+        username.as_ref().err(),
+        email.as_ref().err(),
+        password.as_ref().err(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|e| capitalise(e))
+    .collect();
+    if let (Ok(username), Ok(email), Ok(password)) = (username, email, password) {
+        let password_hash = state.passwords.hash(password.expose()).await?;
+        let new = NewUser {
+            id: uuid::Uuid::new_v4().to_string(),
+            sub: random_hex_id(),
+            username,
+            email,
+            email_verified: false,
+            name: None,
+            password_hash,
+            is_admin: false,
+            is_pro: false,
+            can_pay: false,
+        };
+        match state.store.create_user(new, now()).await {
+            Ok(user) => {
+                let jar = start_session(&state, jar, &user.id).await?;
+                if let Some(id) = interaction {
+                    state
+                        .store
+                        .mark_interaction_login(id, &user.id, now())
+                        .await?;
+                }
+                tracing::info!(user_id = %user.id, "account created");
+                return Ok((jar, Redirect::to(&after_login(interaction))).into_response());
+            }
+            Err(StoreError::Conflict(what)) => errors.push(match what {
+                "email" => "An account with this email address already exists.".to_owned(),
+                _ => "This username is taken.".to_owned(),
+            }),
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let (jar, csrf) = csrf_token(&state, jar);
+    let app = app_for(&state, interaction).await?;
+    let html = state.ui.render(
+        "signup.html",
+        context! {
+            csrf_token => csrf, interaction, app, errors,
+            form => context! { username => form.username, email => form.email },
+        },
+    )?;
+    Ok(page(jar, StatusCode::UNPROCESSABLE_ENTITY, html))
+}
+
+fn capitalise(message: &str) -> String {
+    let mut chars = message.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect::<String>() + ".")
+        .unwrap_or_default()
+}
+
+pub async fn logout_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    MaybeUser(user): MaybeUser,
+) -> Result<Response, PageError> {
+    let (jar, csrf) = csrf_token(&state, jar);
+    let html = state.ui.render(
+        "logout.html",
+        context! { csrf_token => csrf, current_user => ser(user.map(|u| u.user)) },
+    )?;
+    Ok(page(jar, StatusCode::OK, html))
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    csrf_token: Option<String>,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    PageForm(form): PageForm<CsrfOnly>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &jar, form.csrf_token.as_deref())?;
+    let jar = end_session(&state, jar).await?;
+    Ok((jar, Redirect::to(doorway_core::routes::LOGIN)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct AccountQuery {
+    saved: Option<String>,
+}
+
+pub async fn account_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    MaybeUser(user): MaybeUser,
+    Query(query): Query<AccountQuery>,
+) -> Result<Response, PageError> {
+    let Some(current) = user else {
+        return Ok(Redirect::to(doorway_core::routes::LOGIN).into_response());
+    };
+    render_account(
+        &state,
+        jar,
+        &current.user,
+        query.saved.is_some(),
+        Vec::new(),
+        StatusCode::OK,
+    )
+}
+
+fn render_account(
+    state: &AppState,
+    jar: CookieJar,
+    user: &doorway_core::model::User,
+    saved: bool,
+    errors: Vec<String>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let (jar, csrf) = csrf_token(state, jar);
+    let picture = user
+        .avatar_url
+        .clone()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| default_picture(state, &user.sub));
+    let html = state.ui.render(
+        "account.html",
+        context! { current_user => ser(user), picture, saved, errors, csrf_token => csrf },
+    )?;
+    Ok(page(jar, status, html))
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    csrf_token: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    avatar_url: String,
+    #[serde(default)]
+    website: String,
+}
+
+/// An optional https URL field (avatar, website): never fetched by the server.
+fn optional_url(raw: &str, label: &str, errors: &mut Vec<String>) -> Option<String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    match url::Url::parse(raw) {
+        Ok(url) if url.scheme() == "https" && url.host().is_some() && raw.len() <= 2000 => {
+            Some(raw.to_owned())
+        }
+        _ => {
+            errors.push(format!("{label} must be an https:// URL."));
+            None
+        }
+    }
+}
+
+pub async fn update_account(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    MaybeUser(user): MaybeUser,
+    PageForm(form): PageForm<ProfileForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &jar, form.csrf_token.as_deref())?;
+    let Some(current) = user else {
+        return Ok(Redirect::to(doorway_core::routes::LOGIN).into_response());
+    };
+    let mut errors = Vec::new();
+    let name = form.name.trim();
+    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        errors.push("The display name is at most 100 characters.".to_owned());
+    }
+    let update = ProfileUpdate {
+        name: Some(name.to_owned()).filter(|n| !n.is_empty()),
+        avatar_url: optional_url(&form.avatar_url, "The avatar URL", &mut errors),
+        website: optional_url(&form.website, "The website", &mut errors),
+    };
+    if !errors.is_empty() {
+        return render_account(
+            &state,
+            jar,
+            &current.user,
+            false,
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    state
+        .store
+        .update_profile(&current.user.id, &update, now())
+        .await?;
+    Ok(Redirect::to("/account?saved=1").into_response())
+}

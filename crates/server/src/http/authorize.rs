@@ -1,0 +1,368 @@
+//! The authorization endpoint and the consent decision (RFC 6749 §4.1, OIDC Core §3.1.2).
+//!
+//! Order: client → redirect URI → everything else (`doorway_core::oauth::authorize`). Before
+//! the redirect URI is verified, errors are pages; after, they are redirects carrying `state`
+//! and `iss`. A request that needs the person (login, consent) is parked as an interaction in
+//! the database and validated again, from its original parameters, when it resumes.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use doorway_core::model::{AuthorizationCode, Client};
+use doorway_core::oauth::authorize::{
+    self, AuthorizationRequest, Next, RedirectError, SessionState,
+};
+use doorway_core::oauth::params::Params;
+use doorway_core::secrets::{hash_secret, random_token};
+use doorway_store::Interaction;
+use minijinja::context;
+use serde::Deserialize;
+
+use crate::http::error::PageError;
+use crate::http::form::{FormParams, PageForm, QueryParams};
+use crate::http::session::{CurrentUser, MaybeUser, check_csrf, csrf_token};
+use crate::state::{AppState, now};
+
+/// How long a parked request waits for the person.
+const INTERACTION_TTL: i64 = 30 * 60;
+
+pub async fn authorize_get(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    jar: CookieJar,
+    QueryParams(params): QueryParams,
+) -> Response {
+    start(&state, user, jar, params)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// OIDC Core §3.1.2.1: the endpoint also accepts form-encoded POST.
+pub async fn authorize_post(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    jar: CookieJar,
+    FormParams(params): FormParams,
+) -> Response {
+    start(&state, user, jar, params)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn start(
+    state: &AppState,
+    user: Option<CurrentUser>,
+    jar: CookieJar,
+    params: Params,
+) -> Result<Response, PageError> {
+    let (client, request) = match validate(state, &params).await? {
+        Ok(valid) => valid,
+        Err(redirect) => return Ok(redirect_error(state, &redirect)),
+    };
+    proceed(state, user, jar, &client, &request, &params, None).await
+}
+
+/// Steps 1–3 of the pipeline. The outer error is a page; the inner one a redirect.
+async fn validate(
+    state: &AppState,
+    params: &Params,
+) -> Result<Result<(Client, AuthorizationRequest), Box<RedirectError>>, PageError> {
+    let client_id = authorize::client_id(params).map_err(|e| PageError::from_oauth(&e))?;
+    let Some(client) = state.store.find_client(client_id).await? else {
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "Unknown app",
+            "No app with this client_id is registered here (invalid_client). Its developer may have deleted it.",
+        ));
+    };
+    let redirect =
+        authorize::verify_redirect(params, &client).map_err(|e| PageError::from_oauth(&e))?;
+    Ok(
+        authorize::validate(params, &client, redirect, state.scopes.known())
+            .map(|request| (client, request)),
+    )
+}
+
+fn redirect_error(state: &AppState, error: &RedirectError) -> Response {
+    tracing::info!(error = %error.error.code, description = %error.error.description, "authorization request refused");
+    Redirect::to(&error.location(&state.config.issuer)).into_response()
+}
+
+/// Decides login, consent or code, and acts on it.
+async fn proceed(
+    state: &AppState,
+    user: Option<CurrentUser>,
+    jar: CookieJar,
+    client: &Client,
+    request: &AuthorizationRequest,
+    params: &Params,
+    interaction: Option<&Interaction>,
+) -> Result<Response, PageError> {
+    let now = now();
+    let session = user.as_ref().map(|current| SessionState {
+        auth_time: current.session.auth_time,
+        fresh_login: interaction.is_some_and(|i| {
+            i.login_at.is_some() && i.user_id.as_deref() == Some(&current.user.id)
+        }),
+    });
+    let consent_covers = match &user {
+        Some(current) => state
+            .store
+            .find_consent(&current.user.id, &client.client_id)
+            .await?
+            .is_some_and(|granted| request.scopes.is_subset(&granted)),
+        None => false,
+    };
+    match authorize::decide(request, session, consent_covers, now) {
+        Next::Fail(error) => {
+            if let Some(i) = interaction {
+                state.store.delete_interaction(&i.id).await?;
+            }
+            Ok(redirect_error(
+                state,
+                &RedirectError {
+                    redirect: request.redirect.clone(),
+                    state: request.state.clone(),
+                    error,
+                },
+            ))
+        }
+        Next::Login => {
+            let id = match interaction {
+                Some(i) => i.id.clone(),
+                None => park(state, client, params, now).await?,
+            };
+            let mut location = format!("/login?interaction={id}");
+            if let Some(hint) = &request.login_hint {
+                location.push_str("&login_hint=");
+                location.push_str(
+                    &url::form_urlencoded::byte_serialize(hint.as_bytes()).collect::<String>(),
+                );
+            }
+            Ok(Redirect::to(&location).into_response())
+        }
+        Next::Consent => {
+            let Some(current) = user else {
+                return Err(PageError::internal());
+            };
+            let id = match interaction {
+                Some(i) => i.id.clone(),
+                None => park(state, client, params, now).await?,
+            };
+            // The consent form may only be answered by the person it was shown to.
+            state
+                .store
+                .mark_interaction_user(&id, &current.user.id)
+                .await?;
+            consent_page(state, jar, &current, client, request, &id)
+        }
+        Next::Issue => {
+            let Some(current) = user else {
+                return Err(PageError::internal());
+            };
+            if let Some(i) = interaction {
+                state.store.delete_interaction(&i.id).await?;
+            }
+            issue_code(state, &current, request).await
+        }
+    }
+}
+
+async fn park(
+    state: &AppState,
+    client: &Client,
+    params: &Params,
+    now: i64,
+) -> Result<String, PageError> {
+    let id = random_token("");
+    state
+        .store
+        .create_interaction(
+            &id,
+            &client.client_id,
+            params.pairs(),
+            now,
+            now + INTERACTION_TTL,
+        )
+        .await?;
+    Ok(id)
+}
+
+fn consent_page(
+    state: &AppState,
+    jar: CookieJar,
+    current: &CurrentUser,
+    client: &Client,
+    request: &AuthorizationRequest,
+    interaction: &str,
+) -> Result<Response, PageError> {
+    let (jar, csrf) = csrf_token(state, jar);
+    let scopes: Vec<_> = request
+        .scopes
+        .iter()
+        .map(|s| context! { name => s.as_str(), description => state.scopes.describe(s.as_str()) })
+        .collect();
+    let redirect_host = url::Url::parse(request.redirect.as_str())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let html = state.ui.render(
+        "consent.html",
+        context! {
+            current_user => crate::ui::ser(&current.user),
+            app => context! { name => &client.name, logo_uri => &client.logo_uri, homepage_url => &client.homepage_url },
+            scopes,
+            redirect_host,
+            csrf_token => csrf,
+            interaction,
+        },
+    )?;
+    Ok((
+        jar,
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Html(html),
+    )
+        .into_response())
+}
+
+/// RFC 6749 §4.1.2: a single-use code bound to client, user, redirect URI and PKCE challenge,
+/// sent back with `state` and `iss` (RFC 9207).
+async fn issue_code(
+    state: &AppState,
+    current: &CurrentUser,
+    request: &AuthorizationRequest,
+) -> Result<Response, PageError> {
+    let now = now();
+    let code = random_token("");
+    let record = AuthorizationCode {
+        code_hash: hash_secret(&code),
+        client_id: request.client_id.clone(),
+        user_id: current.user.id.clone(),
+        redirect_uri: request.redirect.as_str().to_owned(),
+        redirect_uri_sent: request.redirect.was_sent(),
+        scope: request.scopes.clone(),
+        nonce: request.nonce.clone(),
+        code_challenge: request
+            .code_challenge
+            .as_ref()
+            .map(|c| c.as_str().to_owned()),
+        auth_time: current.session.auth_time,
+        created_at: now,
+        expires_at: now + state.config.code_ttl,
+    };
+    state.store.insert_code(&record).await?;
+    let mut params = vec![("code", code.as_str())];
+    if let Some(s) = &request.state {
+        params.push(("state", s));
+    }
+    params.push(("iss", &state.config.issuer));
+    Ok(Redirect::to(&request.redirect.with_params(&params)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct InteractionQuery {
+    interaction: String,
+}
+
+async fn load_interaction(state: &AppState, id: &str) -> Result<Interaction, PageError> {
+    state
+        .store
+        .find_interaction(id, now())
+        .await?
+        .ok_or_else(|| {
+            PageError::new(
+                StatusCode::BAD_REQUEST,
+                "This sign-in request has expired",
+                "Go back to the app you came from and start signing in again.",
+            )
+        })
+}
+
+/// Continues a parked request after the person signed in.
+pub async fn resume(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    jar: CookieJar,
+    axum::extract::Query(query): axum::extract::Query<InteractionQuery>,
+) -> Result<Response, PageError> {
+    let interaction = load_interaction(&state, &query.interaction).await?;
+    let params = Params::new(interaction.params()?);
+    // The app's registration may have changed while the person was signing in: validate again.
+    let (client, request) = match validate(&state, &params).await? {
+        Ok(valid) => valid,
+        Err(redirect) => return Ok(redirect_error(&state, &redirect)),
+    };
+    proceed(
+        &state,
+        user,
+        jar,
+        &client,
+        &request,
+        &params,
+        Some(&interaction),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    csrf_token: Option<String>,
+    interaction: String,
+    decision: String,
+}
+
+/// The person's answer on the consent page.
+pub async fn consent(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    jar: CookieJar,
+    PageForm(form): PageForm<ConsentForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &jar, form.csrf_token.as_deref())?;
+    let interaction = load_interaction(&state, &form.interaction).await?;
+    let Some(current) = user else {
+        return Ok(Redirect::to(&format!("/login?interaction={}", interaction.id)).into_response());
+    };
+    if interaction.user_id.as_deref() != Some(current.user.id.as_str()) {
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "This request belongs to another account",
+            "Sign in again from the app you came from.",
+        ));
+    }
+    let params = Params::new(interaction.params()?);
+    let (client, request) = match validate(&state, &params).await? {
+        Ok(valid) => valid,
+        Err(redirect) => return Ok(redirect_error(&state, &redirect)),
+    };
+    let allow = match form.decision.as_str() {
+        "allow" => true,
+        "deny" => false,
+        _ => return Err(PageError::bad_request("Choose Allow or Deny.")),
+    };
+    // Single use: of two submissions of one form, only the first acts.
+    if !state.store.delete_interaction(&interaction.id).await? {
+        return Err(PageError::bad_request("This request was already answered."));
+    }
+    match allow {
+        true => {
+            state
+                .store
+                .grant_consent(&current.user.id, &client.client_id, &request.scopes, now())
+                .await?;
+            issue_code(&state, &current, &request).await
+        }
+        false => Ok(redirect_error(
+            &state,
+            &RedirectError {
+                redirect: request.redirect.clone(),
+                state: request.state.clone(),
+                error: doorway_core::OAuthError::new(
+                    doorway_core::ErrorCode::AccessDenied,
+                    "the user denied the request",
+                ),
+            },
+        )),
+    }
+}

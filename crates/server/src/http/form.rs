@@ -1,0 +1,127 @@
+//! Request bodies and query strings as raw parameter lists (duplicates kept, so the protocol
+//! core can refuse them), and typed page forms whose failures render a page.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use doorway_core::OAuthError;
+use doorway_core::oauth::params::Params;
+use serde::de::DeserializeOwned;
+
+use crate::http::error::{JsonError, PageError};
+use crate::state::AppState;
+
+fn parse_urlencoded(bytes: &[u8]) -> Params {
+    Params::new(
+        url::form_urlencoded::parse(bytes)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+    )
+}
+
+/// The query string's parameters.
+pub struct QueryParams(pub Params);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parse_urlencoded(
+            parts.uri.query().unwrap_or_default().as_bytes(),
+        )))
+    }
+}
+
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        })
+}
+
+async fn body_bytes(req: Request) -> Option<axum::body::Bytes> {
+    axum::body::to_bytes(req.into_body(), 64 * 1024).await.ok()
+}
+
+/// A form-encoded body's parameters, for the authorization endpoint (errors become pages).
+pub struct FormParams(pub Params);
+
+impl FromRequest<AppState> for FormParams {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, _: &AppState) -> Result<Self, Self::Rejection> {
+        let bytes = body_bytes(req)
+            .await
+            .ok_or_else(|| PageError::bad_request("The request body is too large."))?;
+        Ok(Self(parse_urlencoded(&bytes)))
+    }
+}
+
+/// The token endpoint's body: form-encoded (RFC 6749 §4.1.3), or a JSON object of strings,
+/// which Hugging Face also accepts.
+pub struct TokenParams(pub Params);
+
+impl FromRequest<AppState> for TokenParams {
+    type Rejection = JsonError;
+
+    async fn from_request(req: Request, _: &AppState) -> Result<Self, Self::Rejection> {
+        let json = is_json(&req);
+        let bytes = body_bytes(req)
+            .await
+            .ok_or_else(|| OAuthError::invalid_request("the request body is too large"))?;
+        if !json {
+            return Ok(Self(parse_urlencoded(&bytes)));
+        }
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes)
+            .map_err(|_| OAuthError::invalid_request("the JSON body must be an object"))?;
+        let mut pairs = Vec::with_capacity(object.len());
+        for (key, value) in object {
+            match value {
+                serde_json::Value::String(s) => pairs.push((key, s)),
+                serde_json::Value::Null => {}
+                _ => {
+                    return Err(
+                        OAuthError::invalid_request(format!("{key} must be a string")).into(),
+                    );
+                }
+            }
+        }
+        Ok(Self(Params::new(pairs)))
+    }
+}
+
+/// A typed HTML form. A malformed submission renders a page, never a bare 422.
+pub struct PageForm<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, _: &AppState) -> Result<Self, Self::Rejection> {
+        let bytes = body_bytes(req)
+            .await
+            .ok_or_else(|| PageError::bad_request("The form is too large."))?;
+        serde_urlencoded_like(&bytes).map(Self).map_err(|_| {
+            PageError::bad_request(
+                "The form was incomplete or malformed. Go back, reload the page and try again.",
+            )
+        })
+    }
+}
+
+/// Deserialises a form body: each field once (a repeated field is refused).
+fn serde_urlencoded_like<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ()> {
+    let mut map = serde_json::Map::new();
+    for (k, v) in url::form_urlencoded::parse(bytes) {
+        if map
+            .insert(k.into_owned(), serde_json::Value::String(v.into_owned()))
+            .is_some()
+        {
+            return Err(());
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(map)).map_err(|_| ())
+}

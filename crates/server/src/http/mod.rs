@@ -1,0 +1,116 @@
+//! The HTTP surface: thin handlers over the protocol core and the store.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::routing::{get, post};
+use doorway_core::routes;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+mod account;
+mod authorize;
+mod avatar;
+pub mod demo;
+mod discovery;
+pub mod error;
+mod form;
+mod session;
+mod token;
+mod userinfo;
+
+/// Pages must not be framed, leak the URL (codes, states) in Referer, or load foreign scripts.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; script-src 'self'; \
+                   connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+pub fn router(state: AppState) -> Router {
+    // Browsers call these cross-origin (single-page apps, @huggingface/hub): CORS without
+    // credentials. The authorization endpoint and the pages get none.
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(3600));
+    let api = Router::new()
+        .route(routes::DISCOVERY, get(discovery::metadata))
+        .route(routes::AS_METADATA, get(discovery::metadata))
+        .route(routes::JWKS, get(discovery::jwks))
+        .route(routes::JWKS_WELL_KNOWN, get(discovery::jwks))
+        .route(routes::TOKEN, post(token::token))
+        .route(
+            routes::USERINFO,
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
+        .layer(cors);
+    let pages = Router::new()
+        .route("/", get(account::home))
+        .route(
+            routes::AUTHORIZE,
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route(routes::AUTHORIZE_RESUME, get(authorize::resume))
+        .route(routes::CONSENT, post(authorize::consent))
+        .route(routes::LOGIN, get(account::login_page).post(account::login))
+        .route(
+            routes::SIGNUP,
+            get(account::signup_page).post(account::signup),
+        )
+        .route(
+            routes::LOGOUT,
+            get(account::logout_page).post(account::logout),
+        )
+        .route(
+            routes::ACCOUNT,
+            get(account::account_page).post(account::update_account),
+        )
+        .route("/avatars/{file}", get(avatar::avatar))
+        .route(routes::STATIC_CSS, get(stylesheet))
+        .route(routes::DEMO, get(demo::page))
+        .route(routes::DEMO_START, get(demo::start))
+        .route(routes::DEMO_CALLBACK, get(demo::callback));
+    api.merge(pages)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .with_state(state)
+}
+
+async fn stylesheet() -> impl axum::response::IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/doorway.css"),
+    )
+}
+
+async fn not_found(state: axum::extract::State<AppState>) -> error::PageError {
+    let _ = state;
+    error::PageError::not_found()
+}

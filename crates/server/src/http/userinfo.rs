@@ -1,0 +1,125 @@
+//! The userinfo endpoint (OIDC Core §5.3): the same claims as the ID token, for the scopes the
+//! access token was granted. Bearer errors per RFC 6750 §3.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use doorway_core::oidc::claims::user_claims;
+use doorway_core::secrets::hash_secret;
+use doorway_core::types::Scope;
+use doorway_core::{ErrorCode, OAuthError};
+
+use crate::http::avatar::default_picture;
+use crate::http::error::{json_body, store_error};
+use crate::state::{AppState, now};
+
+fn bearer_error(error: OAuthError, challenge: &str) -> Response {
+    let status = StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+    let mut response = (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        json_body(&error),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+fn invalid_token(description: &str) -> Response {
+    bearer_error(
+        OAuthError::new(ErrorCode::InvalidToken, description),
+        &format!(
+            "Bearer realm=\"doorway\", error=\"invalid_token\", error_description=\"{description}\""
+        ),
+    )
+}
+
+/// RFC 6750 §2.1 (header) and §2.2 (form body, POST only); one method per request.
+async fn bearer_token(req: Request) -> Result<String, Response> {
+    let header_token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let body_token = if req.method() == axum::http::Method::POST && is_form {
+        let bytes = axum::body::to_bytes(req.into_body(), 16 * 1024)
+            .await
+            .unwrap_or_default();
+        url::form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v.into_owned())
+    } else {
+        None
+    };
+    match (header_token, body_token) {
+        (Some(_), Some(_)) => Err(bearer_error(
+            OAuthError::invalid_request("send the access token in one place only"),
+            "Bearer realm=\"doorway\", error=\"invalid_request\"",
+        )),
+        (Some(token), None) | (None, Some(token)) if !token.is_empty() => Ok(token),
+        _ => Err(bearer_error(
+            OAuthError::invalid_request("an access token is required (Authorization: Bearer …)"),
+            "Bearer realm=\"doorway\"",
+        )),
+    }
+}
+
+pub async fn userinfo(State(state): State<AppState>, req: Request) -> Response {
+    let token = match bearer_token(req).await {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    let record = match state.store.find_access_token(&hash_secret(&token)).await {
+        Ok(record) => record,
+        Err(err) => return bearer_error(store_error(&err), "Bearer realm=\"doorway\""),
+    };
+    let Some(record) = record.filter(|t| !t.revoked && t.expires_at > now()) else {
+        return invalid_token("the access token is invalid, expired or revoked");
+    };
+    if !record.scope.contains(Scope::OPENID) {
+        return bearer_error(
+            OAuthError::new(
+                ErrorCode::InsufficientScope,
+                "userinfo requires a token granted the openid scope",
+            ),
+            "Bearer realm=\"doorway\", error=\"insufficient_scope\", scope=\"openid\"",
+        );
+    }
+    let user = match record.user_id.as_deref() {
+        Some(id) => state.store.find_user(id).await,
+        None => Ok(None),
+    };
+    let user = match user {
+        Ok(Some(user)) if !user.disabled => user,
+        Ok(_) => return invalid_token("the access token's user no longer exists"),
+        Err(err) => return bearer_error(store_error(&err), "Bearer realm=\"doorway\""),
+    };
+    let claims = user_claims(
+        &user,
+        &record.scope,
+        &state.config.issuer,
+        &default_picture(&state, &user.sub),
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        serde_json::Value::Object(claims).to_string(),
+    )
+        .into_response()
+}

@@ -1,0 +1,15 @@
+//! The `doorway` server: configuration, start-up, HTTP handlers, pages and the CLI.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod keys;
+pub mod password;
+pub mod startup;
+pub mod state;
+pub mod ui;
+
+/// Installs the process-wide crypto providers (one backend in the whole graph: aws-lc-rs).
+pub fn install_crypto() {
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+}

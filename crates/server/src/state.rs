@@ -1,0 +1,109 @@
+//! What every handler can reach. Built once at start-up; cheap to clone.
+
+use std::sync::Arc;
+
+use doorway_core::types::{Scope, ScopeSet};
+use doorway_store::Store;
+
+use crate::config::{Config, ScopeDef};
+use crate::keys::KeySet;
+use crate::password::Passwords;
+use crate::ui::Ui;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub store: Store,
+    pub keys: KeySet,
+    pub passwords: Passwords,
+    pub ui: Ui,
+    pub scopes: ScopeRegistry,
+    /// Discovery metadata, serialised once.
+    pub discovery: String,
+    pub jwks: String,
+    /// The demo relying party, when `--demo` is on.
+    pub demo: Option<crate::http::demo::DemoClient>,
+    /// How the server reaches itself (the bound address), for the demo's back-channel calls.
+    pub internal_base: String,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+/// The scopes this installation knows, each with the sentence shown on the consent screen.
+#[derive(Debug, Clone)]
+pub struct ScopeRegistry {
+    entries: Vec<ScopeDef>,
+    set: ScopeSet,
+}
+
+impl ScopeRegistry {
+    pub fn new(extra: &[ScopeDef]) -> Self {
+        let builtin = [
+            (
+                Scope::OPENID,
+                "Sign you in and know who you are (your account's unique identifier)",
+            ),
+            (
+                Scope::PROFILE,
+                "Read your profile: username, display name, picture, website and organizations",
+            ),
+            (Scope::EMAIL, "Read your email address"),
+            (
+                Scope::READ_BILLING,
+                "Know whether you have a payment method on file",
+            ),
+        ];
+        let mut entries: Vec<ScopeDef> = builtin
+            .iter()
+            .map(|(n, d)| ScopeDef {
+                name: (*n).to_owned(),
+                description: (*d).to_owned(),
+            })
+            .collect();
+        for def in extra {
+            if let Some(existing) = entries.iter_mut().find(|e| e.name == def.name) {
+                existing.description.clone_from(&def.description);
+            } else {
+                entries.push(def.clone());
+            }
+        }
+        let set = entries
+            .iter()
+            .filter_map(|e| Scope::parse(&e.name).ok())
+            .collect();
+        Self { entries, set }
+    }
+
+    pub fn known(&self) -> &ScopeSet {
+        &self.set
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.entries.iter().map(|e| e.name.clone()).collect()
+    }
+
+    pub fn describe<'a>(&'a self, scope: &'a str) -> &'a str {
+        self.entries
+            .iter()
+            .find(|e| e.name == scope)
+            .map_or(scope, |e| e.description.as_str())
+    }
+}
+
+/// The current time in Unix seconds: the only clock handlers read.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

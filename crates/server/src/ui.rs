@@ -1,0 +1,82 @@
+//! Server-rendered pages (minijinja, templates compiled into the binary). Autoescaping is on
+//! for every `.html` template, so names chosen by apps and users are always escaped.
+
+use std::sync::OnceLock;
+
+use minijinja::{Environment, Value, context};
+
+use crate::config::Config;
+
+pub struct Ui {
+    env: Environment<'static>,
+}
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../templates/base.html")),
+    ("home.html", include_str!("../templates/home.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    ("signup.html", include_str!("../templates/signup.html")),
+    ("consent.html", include_str!("../templates/consent.html")),
+    ("error.html", include_str!("../templates/error.html")),
+    ("account.html", include_str!("../templates/account.html")),
+    ("logout.html", include_str!("../templates/logout.html")),
+    ("demo.html", include_str!("../templates/demo.html")),
+    (
+        "demo_result.html",
+        include_str!("../templates/demo_result.html"),
+    ),
+];
+
+impl Ui {
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)?;
+        }
+        env.add_global("platform", config.platform_name.clone());
+        env.add_global("issuer", config.issuer.clone());
+        env.add_global("demo_enabled", config.demo);
+        // Error pages are rendered where no state is at hand; they use this environment.
+        let _ = ERROR_ENV.set(env.clone());
+        Ok(Self { env })
+    }
+
+    /// Renders `name` with `ctx`. A failure is a bug in a template: it is logged and the caller
+    /// answers with a plain error page.
+    pub fn render(&self, name: &str, ctx: Value) -> Result<String, minijinja::Error> {
+        self.env.get_template(name)?.render(ctx)
+    }
+}
+
+/// A serialisable value for a template context.
+pub fn ser<T: serde::Serialize>(value: T) -> Value {
+    Value::from(minijinja::value::Serde(value))
+}
+
+static ERROR_ENV: OnceLock<Environment<'static>> = OnceLock::new();
+
+/// Renders the error page; never fails (falls back to plain text).
+pub fn render_error_page(title: &str, message: &str) -> String {
+    let rendered = match ERROR_ENV.get() {
+        Some(env) => env
+            .get_template("error.html")
+            .and_then(|t| t.render(context! { title, message })),
+        None => Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            "no templates yet",
+        )),
+    };
+    rendered.unwrap_or_else(|err| {
+        tracing::error!(error = %err, "the error page failed to render");
+        let escape = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        format!(
+            "<!doctype html><title>{0}</title><h1>{0}</h1><p>{1}</p>",
+            escape(title),
+            escape(message)
+        )
+    })
+}

@@ -1,0 +1,175 @@
+//! Doorway's storage: one [`Store`] over SQLite (the embedded default) or PostgreSQL.
+//!
+//! Every query is written once, with `$N` placeholders that both dialects accept, and runs on
+//! whichever pool the store holds. Numbered placeholders always appear in increasing order in
+//! the SQL text: SQLite numbers them by first appearance.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+mod clients;
+mod grants;
+mod keys;
+mod sessions;
+mod users;
+
+pub use clients::NewClient;
+pub use grants::{NewAccessToken, RedeemOutcome};
+pub use keys::StoredKey;
+pub use sessions::Interaction;
+pub use users::{NewUser, ProfileUpdate};
+
+/// Runs `$body` with `$pool` bound to the store's pool, whichever dialect it is.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Like [`on_pool!`] for statements: yields the number of rows affected.
+macro_rules! execute {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($pool) => $body.map(|done| done.rows_affected()),
+            $crate::Pool::Postgres($pool) => $body.map(|done| done.rows_affected()),
+        }
+    };
+}
+pub(crate) use execute;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; the string names what was duplicated.
+    #[error("{0} is already taken")]
+    Conflict(&'static str),
+    /// The database cannot be reached or is overloaded: the caller answers 503.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(sqlx::Error),
+    #[error("a stored record is invalid: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable(err)
+            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                let message = db.message();
+                let what = ["username", "email", "client_id", "kid", "sub"]
+                    .into_iter()
+                    .find(|column| message.contains(column))
+                    .unwrap_or("value");
+                Self::Conflict(what)
+            }
+            _ => Self::Database(err),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Pool sizing and timeouts.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The database, whichever dialect. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`) and applies pending migrations.
+    pub async fn connect(url: &str, options: &PoolOptions) -> Result<Self> {
+        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url).map_err(StoreError::Database)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            Store {
+                pool: Pool::Postgres(pool),
+            }
+        } else {
+            // WAL lets readers proceed during a write; NORMAL is durable across application
+            // crashes in WAL mode and costs a fraction of FULL's fsyncs.
+            let connect = SqliteConnectOptions::from_str(url)
+                .map_err(StoreError::Database)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            Store {
+                pool: Pool::Sqlite(pool),
+            }
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations of this store's dialect.
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.pool {
+            Pool::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Pool::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn dialect(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Whether the database answers (for readiness).
+    pub async fn ping(&self) -> Result<()> {
+        execute!(self, |pool| sqlx::query("SELECT 1").execute(pool).await)?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, |pool| pool.close().await)
+    }
+}

@@ -1,0 +1,176 @@
+//! Accounts.
+
+use doorway_core::model::User;
+use doorway_core::types::{Email, Username};
+
+use crate::{Result, Store, execute, on_pool};
+
+const USER_COLUMNS: &str = "id, sub, username, email, email_verified, name, avatar_url, website, \
+     is_admin, is_pro, can_pay, disabled, created_at";
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    sub: String,
+    username: String,
+    email: String,
+    email_verified: bool,
+    name: Option<String>,
+    avatar_url: Option<String>,
+    website: Option<String>,
+    is_admin: bool,
+    is_pro: bool,
+    can_pay: bool,
+    disabled: bool,
+    created_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            id: r.id,
+            sub: r.sub,
+            username: r.username,
+            email: r.email,
+            email_verified: r.email_verified,
+            name: r.name,
+            avatar_url: r.avatar_url,
+            website: r.website,
+            is_admin: r.is_admin,
+            is_pro: r.is_pro,
+            can_pay: r.can_pay,
+            disabled: r.disabled,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A new account. The password arrives already hashed (argon2id is the server's job).
+#[derive(Debug)]
+pub struct NewUser {
+    pub id: String,
+    pub sub: String,
+    pub username: Username,
+    pub email: Email,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub is_pro: bool,
+    pub can_pay: bool,
+}
+
+/// The profile fields a person edits.
+#[derive(Debug, Default)]
+pub struct ProfileUpdate {
+    pub name: Option<String>,
+    pub avatar_url: Option<String>,
+    pub website: Option<String>,
+}
+
+impl Store {
+    pub async fn create_user(&self, user: NewUser, now: i64) -> Result<User> {
+        let sql = "INSERT INTO users (id, sub, username, username_canonical, email, email_canonical, \
+                   email_verified, name, password_hash, is_admin, is_pro, can_pay, disabled, created_at, updated_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, FALSE, $13, $13)";
+        execute!(self, |pool| {
+            sqlx::query(sql)
+                .bind(&user.id)
+                .bind(&user.sub)
+                .bind(user.username.as_str())
+                .bind(user.username.canonical())
+                .bind(user.email.as_str())
+                .bind(user.email.as_str().to_ascii_lowercase())
+                .bind(user.email_verified)
+                .bind(&user.name)
+                .bind(&user.password_hash)
+                .bind(user.is_admin)
+                .bind(user.is_pro)
+                .bind(user.can_pay)
+                .bind(now)
+                .execute(pool)
+                .await
+        })?;
+        self.find_user(&user.id)
+            .await?
+            .ok_or_else(|| crate::StoreError::Corrupt("user vanished after insert".into()))
+    }
+
+    pub async fn find_user(&self, id: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row: Option<UserRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.map(User::from))
+    }
+
+    /// Finds a user by username, ignoring case.
+    pub async fn find_user_by_username(&self, username: &str) -> Result<Option<User>> {
+        Ok(self
+            .find_user_with_password(username)
+            .await?
+            .map(|(user, _)| user))
+    }
+
+    /// The user and their password hash, for sign-in.
+    pub async fn find_user_with_password(&self, username: &str) -> Result<Option<(User, String)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            user: UserRow,
+            password_hash: String,
+        }
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username_canonical = $1"
+        );
+        let row: Option<Row> = on_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(username.to_ascii_lowercase())
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.map(|r| (User::from(r.user), r.password_hash)))
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY created_at, username");
+        let rows: Vec<UserRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    pub async fn set_password(&self, user_id: &str, password_hash: &str, now: i64) -> Result<bool> {
+        let sql = "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3";
+        let done = execute!(self, |pool| {
+            sqlx::query(sql)
+                .bind(password_hash)
+                .bind(now)
+                .bind(user_id)
+                .execute(pool)
+                .await
+        })?;
+        Ok(done == 1)
+    }
+
+    pub async fn update_profile(
+        &self,
+        user_id: &str,
+        update: &ProfileUpdate,
+        now: i64,
+    ) -> Result<bool> {
+        let sql = "UPDATE users SET name = $1, avatar_url = $2, website = $3, updated_at = $4 WHERE id = $5";
+        let done = execute!(self, |pool| {
+            sqlx::query(sql)
+                .bind(&update.name)
+                .bind(&update.avatar_url)
+                .bind(&update.website)
+                .bind(now)
+                .bind(user_id)
+                .execute(pool)
+                .await
+        })?;
+        Ok(done == 1)
+    }
+}
