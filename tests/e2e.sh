@@ -37,7 +37,12 @@ if [ ! -x "$BIN" ]; then
   exit 1
 fi
 if [ "${E2E_SKIP_INSTALL:-0}" != 1 ]; then
-  "$ROOT/scripts/install-test-deps" >/dev/null || { echo "e2e: scripts/install-test-deps failed" >&2; echo "0 passed, ${#TESTS[@]} failed"; exit 1; }
+  if ! install_log="$("$ROOT/scripts/install-test-deps" 2>&1)"; then
+    echo "$install_log" >&2
+    echo "e2e: scripts/install-test-deps failed" >&2
+    echo "0 passed, ${#TESTS[@]} failed"
+    exit 1
+  fi
 fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/doorway-e2e.XXXXXX")"
@@ -147,10 +152,21 @@ test_browser_demo() {
   set -e
   new_instance browser_demo
   start_doorway --demo
-  create_user carol carol@example.com "Carol C"
+  # Sign in as the demo user whose credentials `serve --demo` prints, as a person would;
+  # fall back to a user of our own if that output cannot be read.
+  local user pass name_arg=()
+  user="$(sed -n 's/^[[:space:]]*username:[[:space:]]*\([^[:space:]]*\).*/\1/p' "$SERVER_LOG" | head -n1)"
+  pass="$(sed -n 's/^[[:space:]]*password:[[:space:]]*\([^[:space:]]*\).*/\1/p' "$SERVER_LOG" | head -n1)"
+  if [ -n "$user" ] && [ -n "$pass" ]; then
+    echo "using the demo user printed by serve --demo: $user"
+  else
+    echo "no demo credentials found in the server output; creating user carol"
+    create_user carol carol@example.com "Carol C"
+    user=carol pass="$PASSWORD" name_arg=(--name "Carol C")
+  fi
   mkdir -p "$SHOTS/browser_demo"
   timeout -k 5 "$TEST_TIMEOUT" node "$ROOT/tests/browser/demo_signin.mjs" --issuer "$ISSUER" \
-    --username carol --password "$PASSWORD" --name "Carol C" --out "$SHOTS/browser_demo"
+    --username "$user" --password "$pass" "${name_arg[@]}" --out "$SHOTS/browser_demo"
 }
 
 # ---------------------------------------------------------------------------------------

@@ -44,15 +44,20 @@ pub fn redact_url(url: &str) -> String {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let store = open_store(&config).await?;
-        let master = master_key(&config.data_dir)?;
-        let keys = KeySet::load_or_generate(&store, &master, now()).await?;
         let listener = TcpListener::bind(config.listen).await.with_context(|| {
             format!(
                 "listening on {} (is another server running there?)",
                 config.listen
             )
         })?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Builds on a listener the caller bound (tests bind port 0 first to learn their issuer).
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
+        let store = open_store(&config).await?;
+        let master = master_key(&config.data_dir)?;
+        let keys = KeySet::load_or_generate(&store, &master, now()).await?;
         let local = listener.local_addr()?;
         let internal_base = format!("http://{}", loopback_for(local));
         let scopes = ScopeRegistry::new(&config.extra_scopes);

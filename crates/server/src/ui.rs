@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("consent.html", include_str!("../templates/consent.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("account.html", include_str!("../templates/account.html")),
+    ("profile.html", include_str!("../templates/profile.html")),
     ("logout.html", include_str!("../templates/logout.html")),
     ("demo.html", include_str!("../templates/demo.html")),
     (

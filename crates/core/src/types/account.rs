@@ -10,6 +10,37 @@ pub struct Username(String);
 impl Username {
     pub const MIN: usize = 2;
     pub const MAX: usize = 42;
+    /// Names that are, or may become, Doorway's own top-level paths.
+    pub const RESERVED: &'static [&'static str] = &[
+        "about",
+        "account",
+        "admin",
+        "api",
+        "apps",
+        "assets",
+        "avatars",
+        "badges",
+        "demo",
+        "docs",
+        "favicon.ico",
+        "healthz",
+        "help",
+        "login",
+        "logout",
+        "metrics",
+        "new",
+        "oauth",
+        "orgs",
+        "organizations",
+        "readyz",
+        "robots.txt",
+        "settings",
+        "signin",
+        "signup",
+        "static",
+        "support",
+        "users",
+    ];
 
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let len = raw.chars().count();

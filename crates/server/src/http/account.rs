@@ -371,3 +371,32 @@ pub async fn update_account(
         .await?;
     Ok(Redirect::to("/account?saved=1").into_response())
 }
+
+/// A public profile, the page the `profile` claim points at.
+pub async fn profile(
+    State(state): State<AppState>,
+    MaybeUser(viewer): MaybeUser,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> Result<Response, PageError> {
+    let user = state
+        .store
+        .find_user_by_username(&username)
+        .await?
+        .filter(|u| !u.disabled);
+    let Some(user) = user else {
+        return Err(PageError::not_found());
+    };
+    let picture = user
+        .avatar_url
+        .clone()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| default_picture(&state, &user.sub));
+    let html = state.ui.render(
+        "profile.html",
+        context! {
+            current_user => ser(viewer.map(|v| v.user)),
+            profile => context! { username => &user.username, name => user.display_name(), website => &user.website, picture },
+        },
+    )?;
+    Ok(Html(html).into_response())
+}

@@ -23,7 +23,7 @@ use crate::http::error::PageError;
 use crate::state::{AppState, now};
 
 pub const DEMO_CLIENT_ID: &str = "doorway-demo";
-pub const DEMO_USERNAME: &str = "demo";
+pub const DEMO_USERNAME: &str = "demo-user";
 const COOKIE: &str = "doorway_demo";
 
 /// The demo app's credentials and the demo user's password, fresh at every start.

@@ -71,7 +71,9 @@ pub fn router(state: AppState) -> Router {
         .route(routes::STATIC_CSS, get(stylesheet))
         .route(routes::DEMO, get(demo::page))
         .route(routes::DEMO_START, get(demo::start))
-        .route(routes::DEMO_CALLBACK, get(demo::callback));
+        .route(routes::DEMO_CALLBACK, get(demo::callback))
+        // The `profile` claim: `<issuer>/<username>` (usernames cannot shadow the routes above).
+        .route("/{username}", get(account::profile));
     api.merge(pages)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))

@@ -1,0 +1,380 @@
+//! `spawn_app()` and a browser-like client that drives login and consent through the HTML forms.
+
+use std::collections::HashMap;
+
+use doorway_core::model::ClientKind;
+use doorway_core::secrets::{hash_secret, random_hex_id};
+use doorway_core::types::{
+    CodeChallenge, CodeVerifier, Email, RedirectPolicy, RedirectUri, ScopeSet, Username,
+};
+use doorway_server::config::{Config, GlobalArgs, ServeArgs};
+use doorway_server::startup::Application;
+use doorway_store::{NewClient, NewUser, Store};
+use reqwest::header::LOCATION;
+use reqwest::redirect::Policy;
+use serde_json::Value;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+pub struct TestApp {
+    pub issuer: String,
+    pub store: Store,
+    pub _dir: tempfile::TempDir,
+}
+
+/// A registered app as the tests use it.
+#[derive(Clone, Debug)]
+pub struct TestClient {
+    pub client_id: String,
+    pub secret: Option<String>,
+    pub redirect_uri: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    doorway_server::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let global = GlobalArgs {
+        data_dir: Some(dir.path().to_owned()),
+        database: None,
+        config: None,
+    };
+    let serve = ServeArgs {
+        issuer: Some(format!("http://127.0.0.1:{port}")),
+        ..ServeArgs::default()
+    };
+    let mut config = Config::resolve(&global, &serve).unwrap();
+    config.listen = listener.local_addr().unwrap();
+    adjust(&mut config);
+    let issuer = config.issuer.clone();
+    let app = Application::build_on(config, listener).await.unwrap();
+    let store = app.state().store.clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        issuer,
+        store,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    pub async fn create_user(&self, username: &str) -> doorway_core::model::User {
+        let hash = doorway_server::password::hash_blocking(PASSWORD).unwrap();
+        self.store
+            .create_user(
+                NewUser {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    sub: random_hex_id(),
+                    username: Username::parse(username).unwrap(),
+                    email: Email::parse(&format!("{username}@example.com")).unwrap(),
+                    email_verified: true,
+                    name: Some(format!("{username} Example")),
+                    password_hash: hash,
+                    is_admin: false,
+                    is_pro: true,
+                    can_pay: false,
+                },
+                0,
+            )
+            .await
+            .unwrap()
+    }
+
+    pub async fn create_client(
+        &self,
+        redirect_uri: &str,
+        kind: ClientKind,
+        policy: RedirectPolicy,
+    ) -> TestClient {
+        self.create_client_with(redirect_uri, kind, policy, |_| {})
+            .await
+    }
+
+    pub async fn create_client_with(
+        &self,
+        redirect_uri: &str,
+        kind: ClientKind,
+        policy: RedirectPolicy,
+        adjust: impl FnOnce(&mut NewClient),
+    ) -> TestClient {
+        let secret =
+            (kind == ClientKind::Confidential).then(|| doorway_core::secrets::random_token("dws_"));
+        let mut new = NewClient {
+            client_id: uuid::Uuid::new_v4().to_string(),
+            secret_hash: secret.as_deref().map(hash_secret),
+            kind,
+            name: "Test App".into(),
+            homepage_url: Some("https://app.example".into()),
+            logo_uri: None,
+            redirect_uris: vec![RedirectUri::parse(redirect_uri).unwrap()],
+            redirect_policy: policy,
+            scopes: ScopeSet::parse("openid profile email read-billing").unwrap(),
+            require_pkce: false,
+            id_token_alg: "RS256".into(),
+            owner_id: None,
+        };
+        adjust(&mut new);
+        let client = self.store.create_client(new, 0).await.unwrap();
+        TestClient {
+            client_id: client.client_id,
+            secret,
+            redirect_uri: redirect_uri.to_owned(),
+        }
+    }
+
+    /// A confidential app redirecting to `https://app.example/callback`.
+    pub async fn confidential_client(&self) -> TestClient {
+        self.create_client(
+            "https://app.example/callback",
+            ClientKind::Confidential,
+            RedirectPolicy::Exact,
+        )
+        .await
+    }
+
+    pub async fn discovery(&self) -> Value {
+        reqwest::get(self.url("/.well-known/openid-configuration"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// A cookie-keeping client that never follows redirects.
+pub struct Browser {
+    pub http: reqwest::Client,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The query parameters of a URL.
+pub fn query_of(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// The `value` of the hidden or text input `name` in an HTML page.
+pub fn input_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(
+        html[start..end]
+            .replace("&#x2f;", "/")
+            .replace("&amp;", "&"),
+    )
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(LOCATION)
+        .expect("a Location header")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> reqwest::Response {
+        self.http.get(url).send().await.unwrap()
+    }
+
+    /// Resolves a Location that may be relative to the app.
+    fn absolute(app: &TestApp, location: &str) -> String {
+        if location.starts_with('/') {
+            app.url(location)
+        } else {
+            location.to_owned()
+        }
+    }
+
+    /// Signs in through the login page (no pending request).
+    pub async fn login(&self, app: &TestApp, username: &str) {
+        let page = self.get(&app.url("/login")).await.text().await.unwrap();
+        let csrf = input_value(&page, "csrf_token").unwrap();
+        let response = self
+            .http
+            .post(app.url("/login"))
+            .form(&[
+                ("username", username),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "login should succeed");
+    }
+
+    /// Follows an authorization request through login (as `username`) and consent (`allow` or
+    /// `deny`) until Doorway redirects to the client; returns that final Location.
+    pub async fn authorize(
+        &self,
+        app: &TestApp,
+        authorize_url: &str,
+        username: &str,
+        decision: &str,
+    ) -> String {
+        let mut response = self.get(authorize_url).await;
+        for _ in 0..6 {
+            let status = response.status().as_u16();
+            if status == 303 || status == 302 {
+                let next = Self::absolute(app, &location(&response));
+                if !next.starts_with(&app.issuer) {
+                    return next;
+                }
+                response = self.get(&next).await;
+                continue;
+            }
+            assert_eq!(status, 200, "unexpected status {status}");
+            let url = response.url().to_string();
+            let page = response.text().await.unwrap();
+            let csrf = input_value(&page, "csrf_token").expect("a form with csrf_token");
+            let interaction = input_value(&page, "interaction").unwrap_or_default();
+            response = if url.contains("/login") {
+                self.http
+                    .post(app.url("/login"))
+                    .form(&[
+                        ("username", username),
+                        ("password", PASSWORD),
+                        ("csrf_token", &csrf),
+                        ("interaction", &interaction),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+            } else {
+                assert!(
+                    page.contains("name=\"decision\""),
+                    "expected the consent page, got {page}"
+                );
+                self.http
+                    .post(app.url("/oauth/consent"))
+                    .form(&[
+                        ("decision", decision),
+                        ("csrf_token", &csrf),
+                        ("interaction", &interaction),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+            };
+        }
+        panic!("the authorization flow did not reach the client");
+    }
+}
+
+/// An authorization URL with the usual parameters; `extra` overrides or adds.
+pub fn authorize_url(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> String {
+    let challenge = CodeChallenge::for_verifier(&CodeVerifier::parse(VERIFIER).unwrap());
+    let mut params: Vec<(String, String)> = vec![
+        ("response_type".into(), "code".into()),
+        ("client_id".into(), client.client_id.clone()),
+        ("redirect_uri".into(), client.redirect_uri.clone()),
+        ("scope".into(), "openid profile email".into()),
+        ("state".into(), "xyz-state".into()),
+        ("nonce".into(), "n-0S6_WzA2Mj".into()),
+        ("code_challenge".into(), challenge.as_str().to_owned()),
+        ("code_challenge_method".into(), "S256".into()),
+    ];
+    for (k, v) in extra {
+        params.retain(|(name, _)| name != k);
+        if !v.is_empty() {
+            params.push(((*k).to_owned(), (*v).to_owned()));
+        }
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    app.url(&format!("/oauth/authorize?{query}"))
+}
+
+/// Runs the browser part and returns the code (asserting state and iss came back).
+pub async fn obtain_code(
+    app: &TestApp,
+    browser: &Browser,
+    client: &TestClient,
+    extra: &[(&str, &str)],
+) -> String {
+    let url = authorize_url(app, client, extra);
+    let back = browser.authorize(app, &url, "alice", "allow").await;
+    assert!(
+        back.starts_with(&client.redirect_uri),
+        "redirected to {back}"
+    );
+    let query = query_of(&back);
+    assert_eq!(query.get("iss"), Some(&app.issuer));
+    query
+        .get("code")
+        .cloned()
+        .unwrap_or_else(|| panic!("no code in {back}"))
+}
+
+/// Exchanges a code with client_secret_basic and the standard verifier.
+pub async fn exchange(app: &TestApp, client: &TestClient, code: &str) -> reqwest::Response {
+    let mut request = reqwest::Client::new().post(app.url("/oauth/token"));
+    if let Some(secret) = &client.secret {
+        request = request.basic_auth(&client.client_id, Some(secret));
+    }
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", client.redirect_uri.as_str()),
+        ("code_verifier", VERIFIER),
+    ];
+    if client.secret.is_none() {
+        form.push(("client_id", client.client_id.as_str()));
+    }
+    request.form(&form).send().await.unwrap()
+}
+
+/// Verifies an ID token against the JWKS, as a relying party would, returning its claims.
+pub async fn verify_id_token(app: &TestApp, client: &TestClient, id_token: &str) -> Value {
+    let jwks: jsonwebtoken::jwk::JwkSet = reqwest::get(app.url("/oauth/jwks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(id_token).unwrap();
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("kid in the JWKS");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_audience(&[&client.client_id]);
+    validation.set_issuer(&[&app.issuer]);
+    jsonwebtoken::decode::<Value>(id_token, &key, &validation)
+        .unwrap()
+        .claims
+}
