@@ -1,6 +1,7 @@
 // A tiny scripted "browser" for end-to-end OAuth tests (Node >= 18, no dependencies).
 //
-// Same behaviour as formflow.py: follows redirects by hand, keeps cookies per host:port,
+// Same behaviour as formflow.py: follows redirects by hand, keeps cookies per host:port
+// (Path, Domain and Secure ignored),
 // fills the login form (the one with a password input) and submits the consent form
 // (the one with submit buttons name="decision") with decision=allow. The form's action and
 // its hidden inputs are read from the HTML, never assumed.

@@ -8,6 +8,7 @@ decision=allow. Hidden inputs and the form's action are read from the HTML, neve
 Cookies are kept per host:port and sent back regardless of their Secure flag: the test apps
 run on plain-http loopback, while huggingface_hub's session cookie is marked Secure
 (a browser treats http://127.0.0.1 as a secure context for this, plain clients do not).
+Cookie Path and Domain attributes are ignored: every cookie of a host:port goes back to it.
 """
 
 from __future__ import annotations

@@ -198,10 +198,13 @@ fn consent_page(
     interaction: &str,
 ) -> Result<Response, PageError> {
     let (jar, csrf) = csrf_token(state, jar);
-    let scopes: Vec<_> = request
+    // In the registry's order (openid, profile, email, …), which reads better than A–Z.
+    let scopes: Vec<_> = state
         .scopes
-        .iter()
-        .map(|s| context! { name => s.as_str(), description => state.scopes.describe(s.as_str()) })
+        .names()
+        .into_iter()
+        .filter(|name| request.scopes.contains(name))
+        .map(|name| context! { description => state.scopes.describe(&name), name })
         .collect();
     let redirect_host = url::Url::parse(request.redirect.as_str())
         .ok()

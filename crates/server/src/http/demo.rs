@@ -20,6 +20,8 @@ use serde::Deserialize;
 
 use crate::config::Config;
 use crate::http::error::PageError;
+use crate::http::session::MaybeUser;
+use crate::ui::ser;
 use crate::state::{AppState, now};
 
 pub const DEMO_CLIENT_ID: &str = "doorway-demo";
@@ -112,12 +114,12 @@ fn demo(state: &AppState) -> Result<&DemoClient, PageError> {
     state.demo.as_ref().ok_or_else(PageError::not_found)
 }
 
-pub async fn page(State(state): State<AppState>) -> Result<Response, PageError> {
+pub async fn page(State(state): State<AppState>, MaybeUser(user): MaybeUser) -> Result<Response, PageError> {
     let demo = demo(&state)?;
     Ok(Html(
         state
             .ui
-            .render("demo.html", context! { client_id => &demo.client_id })?,
+            .render("demo.html", context! { client_id => &demo.client_id, current_user => ser(user.map(|u| u.user)) })?,
     )
     .into_response())
 }
@@ -164,9 +166,11 @@ pub struct CallbackQuery {
 
 pub async fn callback(
     State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
     jar: CookieJar,
     Query(query): Query<CallbackQuery>,
 ) -> Result<Response, PageError> {
+    let current_user = ser(user.map(|u| u.user));
     let demo = demo(&state)?;
     let stored = jar
         .get(COOKIE)
@@ -186,10 +190,10 @@ pub async fn callback(
         _ => Err("The state does not match this browser's sign-in attempt (start again from the demo page).".to_owned()),
     };
     let (status, html) = match outcome {
-        Ok(ctx) => (StatusCode::OK, state.ui.render("demo_result.html", ctx)?),
+        Ok(ctx) => (StatusCode::OK, state.ui.render("demo_result.html", context! { current_user, ..ctx })?),
         Err(error) => (
             StatusCode::BAD_REQUEST,
-            state.ui.render("demo_result.html", context! { error })?,
+            state.ui.render("demo_result.html", context! { error, current_user })?,
         ),
     };
     Ok((status, jar, Html(html)).into_response())

@@ -19,6 +19,9 @@ pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 pub struct TestApp {
     pub issuer: String,
+    /// Where the server listens (`http://127.0.0.1:PORT`): the same as the issuer unless a test
+    /// configured another issuer.
+    pub address: String,
     pub store: Store,
     pub _dir: tempfile::TempDir,
 }
@@ -58,6 +61,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         issuer,
+        address: format!("http://127.0.0.1:{port}"),
         store,
         _dir: dir,
     }
@@ -66,6 +70,11 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
+    }
+
+    /// A URL on the listening address, for tests whose issuer is not where the server listens.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
     }
 
     pub async fn create_user(&self, username: &str) -> doorway_core::model::User {
@@ -245,7 +254,19 @@ impl Browser {
         username: &str,
         decision: &str,
     ) -> String {
-        let mut response = self.get(authorize_url).await;
+        let response = self.get(authorize_url).await;
+        self.drive(app, response, username, decision).await
+    }
+
+    /// Continues from any response of the authorization endpoint (GET or POST) through login
+    /// and consent until Doorway redirects to the client; returns that final Location.
+    pub async fn drive(
+        &self,
+        app: &TestApp,
+        mut response: reqwest::Response,
+        username: &str,
+        decision: &str,
+    ) -> String {
         for _ in 0..6 {
             let status = response.status().as_u16();
             if status == 303 || status == 302 {
@@ -291,6 +312,80 @@ impl Browser {
             };
         }
         panic!("the authorization flow did not reach the client");
+    }
+
+    /// Follows an authorization request through login (if needed) up to the consent page and
+    /// returns it without answering.
+    pub async fn consent_page(&self, app: &TestApp, authorize_url: &str, username: &str) -> Form {
+        let mut response = self.get(authorize_url).await;
+        for _ in 0..4 {
+            let status = response.status().as_u16();
+            if status == 303 {
+                let next = Self::absolute(app, &location(&response));
+                assert!(
+                    next.starts_with(&app.issuer),
+                    "left Doorway before the consent page: {next}"
+                );
+                response = self.get(&next).await;
+                continue;
+            }
+            assert_eq!(status, 200, "unexpected status {status}");
+            let url = response.url().to_string();
+            let page = Form::new(response.text().await.unwrap());
+            if !url.contains("/login") {
+                assert!(
+                    page.html.contains("name=\"decision\""),
+                    "expected the consent page, got {}",
+                    page.html
+                );
+                return page;
+            }
+            response = self
+                .http
+                .post(app.url("/login"))
+                .form(&[
+                    ("username", username),
+                    ("password", PASSWORD),
+                    ("csrf_token", &page.csrf_token),
+                    ("interaction", &page.interaction),
+                ])
+                .send()
+                .await
+                .unwrap();
+        }
+        panic!("the consent page was not reached");
+    }
+
+    /// Posts the consent form (its CSRF token and interaction) with `decision`.
+    pub async fn answer_consent(&self, app: &TestApp, form: &Form, decision: &str) -> reqwest::Response {
+        self.http
+            .post(app.url("/oauth/consent"))
+            .form(&[
+                ("decision", decision),
+                ("csrf_token", &form.csrf_token),
+                ("interaction", &form.interaction),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A page with a form: its HTML, CSRF token and pending interaction (empty if none).
+#[derive(Debug, Clone)]
+pub struct Form {
+    pub html: String,
+    pub csrf_token: String,
+    pub interaction: String,
+}
+
+impl Form {
+    pub fn new(html: String) -> Self {
+        Self {
+            csrf_token: input_value(&html, "csrf_token").expect("a form with csrf_token"),
+            interaction: input_value(&html, "interaction").unwrap_or_default(),
+            html,
+        }
     }
 }
 
@@ -377,4 +472,48 @@ pub async fn verify_id_token(app: &TestApp, client: &TestClient, id_token: &str)
     jsonwebtoken::decode::<Value>(id_token, &key, &validation)
         .unwrap()
         .claims
+}
+
+/// An authorization-endpoint error sent back to the client: asserts a 303 (never 307/308) to
+/// the client's redirect URI and returns the Location's query.
+pub fn redirected_error(response: &reqwest::Response, client: &TestClient) -> HashMap<String, String> {
+    assert_eq!(response.status(), 303, "errors go back with 303 See Other");
+    let back = location(response);
+    assert!(
+        back.starts_with(&client.redirect_uri),
+        "redirected to {back}, not to {}",
+        client.redirect_uri
+    );
+    query_of(&back)
+}
+
+/// Asserts an HTML error page with `status` and no redirect, returning its body.
+pub async fn error_page(response: reqwest::Response, status: u16) -> String {
+    assert_eq!(response.status(), status);
+    assert!(
+        response.headers().get(LOCATION).is_none(),
+        "an error page must not redirect"
+    );
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    response.text().await.unwrap()
+}
+
+/// The value of cookie `name` in a response's `Set-Cookie` headers, with its attributes.
+pub fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// Runs the code flow for `scope` as alice (who must exist) and returns the token response.
+pub async fn tokens_for(app: &TestApp, client: &TestClient, scope: &str) -> Value {
+    let code = obtain_code(app, &Browser::new(), client, &[("scope", scope)]).await;
+    let response = exchange(app, client, &code).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
 }
