@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::oauth::grant::GrantTypes;
 use crate::types::{RedirectPolicy, RedirectUri, ScopeSet};
 
 /// A person with an account.
@@ -61,6 +62,12 @@ pub struct Client {
     pub id_token_alg: String,
     pub owner_id: Option<String>,
     pub created_at: i64,
+    /// The grants this app may use (RFC 7591 `grant_types`).
+    pub grant_types: GrantTypes,
+    /// Where RP-initiated logout may send the browser back to (exact match).
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// Where back-channel logout tokens are delivered.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl Client {
@@ -88,6 +95,8 @@ pub struct AuthorizationCode {
     pub auth_time: i64,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The public id of the browser session the code was issued in.
+    pub sid: Option<String>,
 }
 
 /// An opaque access token as stored (the token itself is never stored).
@@ -99,6 +108,8 @@ pub struct AccessToken {
     pub scope: ScopeSet,
     /// The code this token was issued from: a replayed code revokes everything issued from it.
     pub code_hash: Option<String>,
+    /// The grant this token belongs to (see [`RefreshToken::family_id`]).
+    pub family_id: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked: bool,
@@ -108,8 +119,75 @@ pub struct AccessToken {
 #[derive(Debug, Clone)]
 pub struct Session {
     pub id_hash: String,
+    /// The public session id, sent as `sid` in ID tokens and logout tokens.
+    pub sid: String,
     pub user_id: String,
     pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A refresh token as stored. Every token of one grant shares `family_id`; rotation marks the
+/// old token `rotated_at` and stores its successor.
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: ScopeSet,
+    pub auth_time: i64,
+    pub sid: Option<String>,
+    pub created_at: i64,
+    pub idle_expires_at: i64,
+    pub absolute_expires_at: i64,
+    pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// The state of a device authorization (RFC 8628).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceStatus {
+    Pending,
+    Approved,
+    Denied,
+    Consumed,
+}
+
+impl DeviceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Consumed => "consumed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "pending" => Some(Self::Pending),
+            "approved" => Some(Self::Approved),
+            "denied" => Some(Self::Denied),
+            "consumed" => Some(Self::Consumed),
+            _ => None,
+        }
+    }
+}
+
+/// A device authorization as stored.
+#[derive(Debug, Clone)]
+pub struct DeviceCode {
+    pub device_code_hash: String,
+    pub user_code: String,
+    pub client_id: String,
+    pub scope: ScopeSet,
+    pub status: DeviceStatus,
+    pub user_id: Option<String>,
+    pub auth_time: Option<i64>,
+    pub sid: Option<String>,
+    pub interval_secs: i64,
+    pub last_polled_at: Option<i64>,
     pub created_at: i64,
     pub expires_at: i64,
 }

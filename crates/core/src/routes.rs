@@ -9,6 +9,11 @@ pub const AUTHORIZE_RESUME: &str = "/oauth/authorize/resume";
 pub const CONSENT: &str = "/oauth/consent";
 pub const TOKEN: &str = "/oauth/token";
 pub const USERINFO: &str = "/oauth/userinfo";
+pub const REVOKE: &str = "/oauth/revoke";
+pub const INTROSPECT: &str = "/oauth/introspect";
+pub const DEVICE_AUTHORIZATION: &str = "/oauth/device";
+pub const END_SESSION: &str = "/oauth/logout";
+pub const DEVICE: &str = "/device";
 
 pub const LOGIN: &str = "/login";
 pub const SIGNUP: &str = "/signup";

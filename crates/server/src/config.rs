@@ -44,6 +44,24 @@ pub struct ServeArgs {
     /// Lifetime of browser sessions.
     #[arg(long, env = "DOORWAY_SESSION_TTL", value_name = "DURATION")]
     pub session_ttl: Option<String>,
+    /// A refresh token unused for this long expires.
+    #[arg(long, env = "DOORWAY_REFRESH_IDLE_TTL", value_name = "DURATION")]
+    pub refresh_idle_ttl: Option<String>,
+    /// A refresh token family ends this long after sign-in, however used.
+    #[arg(long, env = "DOORWAY_REFRESH_ABSOLUTE_TTL", value_name = "DURATION")]
+    pub refresh_absolute_ttl: Option<String>,
+    /// Concurrent refreshes of one token within this window get the same successor.
+    #[arg(long, env = "DOORWAY_REFRESH_GRACE", value_name = "DURATION")]
+    pub refresh_grace: Option<String>,
+    /// Lifetime of device codes (RFC 8628).
+    #[arg(long, env = "DOORWAY_DEVICE_CODE_TTL", value_name = "DURATION")]
+    pub device_code_ttl: Option<String>,
+    /// Rotate signing keys this often (0 disables automatic rotation).
+    #[arg(long, env = "DOORWAY_KEY_ROTATION", value_name = "DURATION")]
+    pub key_rotation: Option<String>,
+    /// How long a new key is published before it signs (covers JWKS caches).
+    #[arg(long, env = "DOORWAY_KEY_PUBLISH_AHEAD", value_name = "DURATION")]
+    pub key_publish_ahead: Option<String>,
     /// Prefix of issued access tokens.
     #[arg(long, env = "DOORWAY_TOKEN_PREFIX", value_name = "PREFIX")]
     pub token_prefix: Option<String>,
@@ -76,6 +94,12 @@ struct FileConfig {
     code_ttl: Option<String>,
     access_token_ttl: Option<String>,
     session_ttl: Option<String>,
+    refresh_idle_ttl: Option<String>,
+    refresh_absolute_ttl: Option<String>,
+    refresh_grace: Option<String>,
+    device_code_ttl: Option<String>,
+    key_rotation: Option<String>,
+    key_publish_ahead: Option<String>,
     token_prefix: Option<String>,
     platform_name: Option<String>,
     #[serde(default)]
@@ -92,6 +116,13 @@ pub struct Config {
     pub code_ttl: i64,
     pub access_token_ttl: i64,
     pub session_ttl: i64,
+    pub refresh_idle_ttl: i64,
+    pub refresh_absolute_ttl: i64,
+    pub refresh_grace: i64,
+    pub device_code_ttl: i64,
+    /// Seconds between automatic key rotations; 0 = never.
+    pub key_rotation: i64,
+    pub key_publish_ahead: i64,
     pub token_prefix: String,
     pub platform_name: String,
     pub extra_scopes: Vec<ScopeDef>,
@@ -172,6 +203,13 @@ impl Config {
                     .or(file)
                     .map_or(Ok(default), |raw| parse_duration(&raw))
             };
+        let duration_or_zero = |flag: &Option<String>, file: Option<String>, default: i64| -> anyhow::Result<i64> {
+            match flag.clone().or(file) {
+                None => Ok(default),
+                Some(raw) if raw.trim() == "0" => Ok(0),
+                Some(raw) => parse_duration(&raw),
+            }
+        };
         let extra_scopes = file.scopes;
         for scope in &extra_scopes {
             doorway_core::types::Scope::parse(&scope.name)
@@ -185,6 +223,12 @@ impl Config {
             code_ttl: duration(&serve.code_ttl, file.code_ttl, 60)?,
             access_token_ttl: duration(&serve.access_token_ttl, file.access_token_ttl, 3600)?,
             session_ttl: duration(&serve.session_ttl, file.session_ttl, 14 * 86_400)?,
+            refresh_idle_ttl: duration(&serve.refresh_idle_ttl, file.refresh_idle_ttl, 30 * 86_400)?,
+            refresh_absolute_ttl: duration(&serve.refresh_absolute_ttl, file.refresh_absolute_ttl, 365 * 86_400)?,
+            refresh_grace: duration_or_zero(&serve.refresh_grace, file.refresh_grace, 10)?,
+            device_code_ttl: duration(&serve.device_code_ttl, file.device_code_ttl, 600)?,
+            key_rotation: duration_or_zero(&serve.key_rotation, file.key_rotation, 90 * 86_400)?,
+            key_publish_ahead: duration_or_zero(&serve.key_publish_ahead, file.key_publish_ahead, 600)?,
             token_prefix: serve
                 .token_prefix
                 .clone()

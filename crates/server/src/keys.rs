@@ -1,87 +1,202 @@
-//! The signing key set: loaded from the database at start-up, generated on first start, held
-//! parsed in memory so the token endpoint never re-reads them.
+//! Signing keys at run time: the set in memory (parsed once, swapped atomically on change),
+//! the lifecycle next → active → retired, and the master key file.
+//!
+//! Every node reloads the set from the database periodically, and a new key is published as
+//! `next` for `key_publish_ahead` before it signs, so every node — and every client's JWKS
+//! cache — knows it before the first token it signs arrives.
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, bail};
 use base64ct::{Base64, Encoding};
 use doorway_core::jose::{MasterKey, SigningAlg, SigningKey};
 use doorway_store::{Store, StoredKey};
+use jsonwebtoken::DecodingKey;
 
-/// The active key per algorithm, and every published public key.
-#[derive(Debug)]
+/// One consistent view of the keys.
 pub struct KeySet {
-    active: HashMap<SigningAlg, SigningKey>,
-    jwks: serde_json::Value,
+    active: HashMap<SigningAlg, Arc<SigningKey>>,
+    verifiers: HashMap<String, (SigningAlg, DecodingKey)>,
+    jwks: Arc<str>,
+    /// kid:status of every key, to skip re-parsing when nothing changed.
+    fingerprint: String,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySet").field("fingerprint", &self.fingerprint).finish_non_exhaustive()
+    }
 }
 
 impl KeySet {
-    /// Loads the keys, generating an active key for every algorithm that has none.
-    pub async fn load_or_generate(
-        store: &Store,
-        master: &MasterKey,
-        now: i64,
-    ) -> anyhow::Result<Self> {
-        let mut stored = store.list_signing_keys().await?;
+    pub fn signer(&self, alg: SigningAlg) -> Option<Arc<SigningKey>> {
+        self.active.get(&alg).cloned()
+    }
+
+    /// The public key of `kid` (next, active or retired), to verify tokens Doorway signed.
+    pub fn verifier(&self, kid: &str) -> Option<&(SigningAlg, DecodingKey)> {
+        self.verifiers.get(kid)
+    }
+
+    pub fn jwks(&self) -> Arc<str> {
+        self.jwks.clone()
+    }
+}
+
+fn fingerprint(rows: &[StoredKey]) -> String {
+    rows.iter().map(|k| format!("{}:{};", k.kid, k.status)).collect()
+}
+
+/// The keys of this process: the current set and what maintains it.
+pub struct Keys {
+    current: RwLock<Arc<KeySet>>,
+    master: MasterKey,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys").finish_non_exhaustive()
+    }
+}
+
+impl Keys {
+    /// Loads the keys, generating an active key for every algorithm that has none (first start).
+    pub async fn load(store: &Store, master: MasterKey, now: i64) -> anyhow::Result<Self> {
+        let rows = store.list_signing_keys().await?;
         for alg in SigningAlg::ALL {
-            if !stored
-                .iter()
-                .any(|k| k.alg == alg.as_str() && k.status == "active")
-            {
-                let der = SigningKey::generate_pkcs8(alg)?;
-                let key = SigningKey::from_pkcs8(alg, &der)?;
-                let row = StoredKey {
-                    kid: key.kid().to_owned(),
-                    alg: alg.as_str().to_owned(),
-                    private_key: master.seal(key.kid(), &der)?,
-                    status: "active".into(),
-                    created_at: now,
-                };
-                store.insert_signing_key(&row).await?;
-                tracing::info!(
-                    kid = key.kid(),
-                    alg = alg.as_str(),
-                    "generated a signing key"
-                );
-                stored.push(row);
+            if !rows.iter().any(|k| k.alg == alg.as_str() && k.status == "active") {
+                insert_new_key(store, &master, alg, "active", now).await?;
             }
         }
-        let mut active = HashMap::new();
-        let mut public = Vec::new();
-        for row in &stored {
-            let alg = SigningAlg::parse(&row.alg)?;
-            let der = master.open(&row.kid, &row.private_key).with_context(|| {
-                format!("cannot open signing key {}: is DOORWAY_SECRET_KEY (or the key file) the one it was sealed with?", row.kid)
-            })?;
-            let key = SigningKey::from_pkcs8(alg, &der)?;
-            public.push(serde_json::to_value(key.public_jwk())?);
-            if row.status == "active" {
-                // The newest active key of an algorithm signs.
-                active.insert(alg, key);
+        let rows = store.list_signing_keys().await?;
+        let set = build(&master, &rows)?;
+        Ok(Self { current: RwLock::new(Arc::new(set)), master })
+    }
+
+    pub fn current(&self) -> Arc<KeySet> {
+        match self.current.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Re-reads the keys if they changed (another node or the CLI rotated them).
+    pub async fn reload(&self, store: &Store) -> anyhow::Result<()> {
+        let rows = store.list_signing_keys().await?;
+        if fingerprint(&rows) == self.current().fingerprint {
+            return Ok(());
+        }
+        let set = Arc::new(build(&self.master, &rows)?);
+        match self.current.write() {
+            Ok(mut guard) => *guard = set,
+            Err(poisoned) => *poisoned.into_inner() = set,
+        }
+        tracing::info!("signing keys reloaded");
+        Ok(())
+    }
+
+    /// One pass of the lifecycle: activate `next` keys that have been published long enough,
+    /// start a rotation when the active key is old, delete retired keys nothing valid was
+    /// signed with. Safe to run on every node.
+    pub async fn maintain(&self, store: &Store, policy: &KeyPolicy, now: i64) -> anyhow::Result<()> {
+        let rows = store.list_signing_keys().await?;
+        for alg in SigningAlg::ALL {
+            let next = rows.iter().filter(|k| k.alg == alg.as_str() && k.status == "next").max_by_key(|k| k.created_at);
+            match next {
+                Some(next) if now - next.created_at >= policy.publish_ahead => {
+                    if store.activate_signing_key(&next.kid, alg.as_str(), now).await? {
+                        tracing::info!(kid = %next.kid, alg = alg.as_str(), "signing key activated");
+                    }
+                }
+                Some(_) => {}
+                None if policy.rotate_every > 0 => {
+                    let active = rows.iter().filter(|k| k.alg == alg.as_str() && k.status == "active").max_by_key(|k| k.activated_at);
+                    let due = active.is_none_or(|k| now - k.activated_at.unwrap_or(k.created_at) >= policy.rotate_every);
+                    if due {
+                        let kid = insert_new_key(store, &self.master, alg, "next", now).await?;
+                        tracing::info!(%kid, alg = alg.as_str(), "scheduled rotation: next signing key published");
+                    }
+                }
+                None => {}
             }
         }
-        Ok(Self {
-            active,
-            jwks: serde_json::json!({ "keys": public }),
-        })
+        let deleted = store.delete_retired_keys(now - policy.retired_lifetime).await?;
+        if deleted > 0 {
+            tracing::info!(deleted, "retired signing keys removed from the JWKS");
+        }
+        self.reload(store).await
     }
 
-    pub fn signer(&self, alg: SigningAlg) -> Option<&SigningKey> {
-        self.active.get(&alg)
+    /// `doorway keys rotate`: publish a next key per algorithm; with `now`, activate it at once.
+    pub async fn rotate(store: &Store, master: &MasterKey, algs: &[SigningAlg], immediately: bool, now: i64) -> anyhow::Result<Vec<String>> {
+        let mut kids = Vec::new();
+        for alg in algs {
+            let kid = insert_new_key(store, master, *alg, "next", now).await?;
+            if immediately {
+                store.activate_signing_key(&kid, alg.as_str(), now).await?;
+            }
+            kids.push(kid);
+        }
+        Ok(kids)
     }
+}
 
-    pub fn jwks(&self) -> &serde_json::Value {
-        &self.jwks
-    }
+/// When keys move through their lifecycle.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyPolicy {
+    pub rotate_every: i64,
+    pub publish_ahead: i64,
+    /// How long a retired key stays published: the longest lifetime of what it signed.
+    pub retired_lifetime: i64,
+}
 
-    pub fn algorithms(&self) -> Vec<&'static str> {
-        SigningAlg::ALL
-            .into_iter()
-            .filter(|a| self.active.contains_key(a))
-            .map(SigningAlg::as_str)
-            .collect()
+async fn insert_new_key(store: &Store, master: &MasterKey, alg: SigningAlg, status: &str, now: i64) -> anyhow::Result<String> {
+    let der = SigningKey::generate_pkcs8(alg)?;
+    let key = SigningKey::from_pkcs8(alg, &der)?;
+    let row = StoredKey {
+        kid: key.kid().to_owned(),
+        alg: alg.as_str().to_owned(),
+        private_key: master.seal(key.kid(), &der)?,
+        status: status.to_owned(),
+        created_at: now,
+        activated_at: (status == "active").then_some(now),
+        retired_at: None,
+    };
+    store.insert_signing_key(&row).await?;
+    tracing::info!(kid = key.kid(), alg = alg.as_str(), status, "generated a signing key");
+    Ok(row.kid)
+}
+
+fn build(master: &MasterKey, rows: &[StoredKey]) -> anyhow::Result<KeySet> {
+    let mut active: HashMap<SigningAlg, (i64, Arc<SigningKey>)> = HashMap::new();
+    let mut verifiers = HashMap::new();
+    let mut public = Vec::new();
+    for row in rows {
+        let alg = SigningAlg::parse(&row.alg)?;
+        let der = master.open(&row.kid, &row.private_key).with_context(|| {
+            format!("cannot open signing key {}: is DOORWAY_SECRET_KEY (or the key file) the one it was sealed with?", row.kid)
+        })?;
+        let key = SigningKey::from_pkcs8(alg, &der)?;
+        public.push(serde_json::to_value(key.public_jwk())?);
+        let decoding = DecodingKey::from_jwk(key.public_jwk())?;
+        verifiers.insert(row.kid.clone(), (alg, decoding));
+        if row.status == "active" {
+            // The most recently activated key of an algorithm signs.
+            let since = row.activated_at.unwrap_or(row.created_at);
+            if active.get(&alg).is_none_or(|(t, _)| since >= *t) {
+                active.insert(alg, (since, Arc::new(key)));
+            }
+        }
     }
+    let jwks = serde_json::to_string(&serde_json::json!({ "keys": public }))?;
+    Ok(KeySet {
+        active: active.into_iter().map(|(alg, (_, key))| (alg, key)).collect(),
+        verifiers,
+        jwks: Arc::from(jwks),
+        fingerprint: fingerprint(rows),
+    })
 }
 
 /// The master key: `DOORWAY_SECRET_KEY` when set, else `DATA_DIR/secret.key`, created with
@@ -95,20 +210,14 @@ pub fn master_key(data_dir: &Path) -> anyhow::Result<MasterKey> {
     }
     let path = data_dir.join("secret.key");
     if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let bytes = Base64::decode_vec(text.trim())
-            .ok()
-            .filter(|b| b.len() == 32);
-        let Some(bytes) = bytes else {
-            bail!("{} is not a Doorway key file", path.display())
-        };
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let bytes = Base64::decode_vec(text.trim()).ok().filter(|b| b.len() == 32);
+        let Some(bytes) = bytes else { bail!("{} is not a Doorway key file", path.display()) };
         let mut key = [0u8; 32];
         key.copy_from_slice(&bytes);
         return Ok(MasterKey::from_bytes(&key)?);
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let key = doorway_core::secrets::random_bytes::<32>();
     write_private_file(&path, &Base64::encode_string(&key))?;
     tracing::info!(path = %path.display(), "generated the key file that seals signing keys");

@@ -1,5 +1,6 @@
 //! The `doorway` server: configuration, start-up, HTTP handlers, pages and the CLI.
 
+pub mod background;
 pub mod cli;
 pub mod config;
 pub mod http;

@@ -2,6 +2,10 @@
 //! Tests build it on port 0 against a fresh database, exactly as production starts.
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+use doorway_core::jose::SigningAlg;
+use doorway_core::oauth::refresh::RotationKey;
 
 use anyhow::Context;
 use doorway_core::oidc::discovery::ProviderMetadata;
@@ -9,7 +13,8 @@ use doorway_store::{PoolOptions, Store};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::keys::{KeySet, master_key};
+use crate::background;
+use crate::keys::{Keys, master_key};
 use crate::password::Passwords;
 use crate::state::{AppState, Inner, ScopeRegistry, now};
 use crate::ui::Ui;
@@ -57,30 +62,28 @@ impl Application {
     pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let store = open_store(&config).await?;
         let master = master_key(&config.data_dir)?;
-        let keys = KeySet::load_or_generate(&store, &master, now()).await?;
+        let rotation = RotationKey::new(&master.derive("refresh-token-rotation"));
+        let keys = Keys::load(&store, master, now()).await?;
         let local = listener.local_addr()?;
         let internal_base = format!("http://{}", loopback_for(local));
         let scopes = ScopeRegistry::new(&config.extra_scopes);
-        let discovery = serde_json::to_string(&ProviderMetadata::new(
-            &config.issuer,
-            scopes.names(),
-            keys.algorithms(),
-        ))?;
-        let jwks = serde_json::to_string(keys.jwks())?;
-        let demo = if config.demo {
-            Some(crate::http::demo::prepare(&store, &config).await?)
-        } else {
-            None
-        };
+        let algorithms = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
+        let discovery = serde_json::to_string(&ProviderMetadata::new(&config.issuer, scopes.names(), algorithms))?;
+        let demo = if config.demo { Some(crate::http::demo::prepare(&store, &config).await?) } else { None };
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         let state = AppState::new(Inner {
             ui: Ui::new(&config)?,
             passwords: Passwords::new()?,
             config,
             store,
             keys,
+            rotation,
+            http,
             scopes,
             discovery,
-            jwks,
             demo,
             internal_base,
         });
@@ -97,15 +100,21 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes (tests stop one node and start another on the same data).
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let workers = background::spawn(self.state.clone());
         let router = crate::http::router(self.state.clone());
-        axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+        let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(stop)
+            .await;
+        for worker in workers {
+            worker.abort();
+        }
         self.state.store.close().await;
-        Ok(())
+        Ok(served?)
     }
 }
 

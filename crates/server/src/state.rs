@@ -6,7 +6,7 @@ use doorway_core::types::{Scope, ScopeSet};
 use doorway_store::Store;
 
 use crate::config::{Config, ScopeDef};
-use crate::keys::KeySet;
+use crate::keys::Keys;
 use crate::password::Passwords;
 use crate::ui::Ui;
 
@@ -16,13 +16,16 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub config: Config,
     pub store: Store,
-    pub keys: KeySet,
+    pub keys: Keys,
+    /// Derives refresh-token successors; the same on every node sharing the master key.
+    pub rotation: doorway_core::oauth::refresh::RotationKey,
+    /// Outbound HTTP (back-channel logout deliveries, the demo's calls).
+    pub http: reqwest::Client,
     pub passwords: Passwords,
     pub ui: Ui,
     pub scopes: ScopeRegistry,
     /// Discovery metadata, serialised once.
     pub discovery: String,
-    pub jwks: String,
     /// The demo relying party, when `--demo` is on.
     pub demo: Option<crate::http::demo::DemoClient>,
     /// How the server reaches itself (the bound address), for the demo's back-channel calls.

@@ -1,12 +1,14 @@
 //! Registered OAuth apps.
 
 use doorway_core::model::{Client, ClientKind};
+use doorway_core::oauth::grant::GrantTypes;
 use doorway_core::types::{RedirectPolicy, RedirectUri, ScopeSet};
 
 use crate::{Result, Store, StoreError, execute, on_pool};
 
 const CLIENT_COLUMNS: &str = "client_id, secret_hash, kind, name, homepage_url, logo_uri, redirect_uris, \
-     redirect_policy, scopes, require_pkce, id_token_alg, owner_id, created_at";
+     redirect_policy, scopes, require_pkce, id_token_alg, owner_id, created_at, grant_types, \
+     post_logout_redirect_uris, backchannel_logout_uri";
 
 #[derive(sqlx::FromRow)]
 struct ClientRow {
@@ -23,30 +25,37 @@ struct ClientRow {
     id_token_alg: String,
     owner_id: Option<String>,
     created_at: i64,
+    grant_types: String,
+    post_logout_redirect_uris: String,
+    backchannel_logout_uri: Option<String>,
+}
+
+fn parse_uris(json: &str) -> Option<Vec<RedirectUri>> {
+    let uris: Vec<String> = serde_json::from_str(json).ok()?;
+    uris.iter().map(|u| RedirectUri::parse(u).ok()).collect()
+}
+
+fn uris_json(uris: &[RedirectUri]) -> Result<String> {
+    let uris: Vec<&str> = uris.iter().map(RedirectUri::as_str).collect();
+    serde_json::to_string(&uris).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl TryFrom<ClientRow> for Client {
     type Error = StoreError;
     fn try_from(r: ClientRow) -> Result<Self> {
-        let corrupt =
-            |what: &str| StoreError::Corrupt(format!("client {}: invalid {what}", r.client_id));
-        let uris: Vec<String> =
-            serde_json::from_str(&r.redirect_uris).map_err(|_| corrupt("redirect_uris"))?;
-        let redirect_uris = uris
-            .iter()
-            .map(|u| RedirectUri::parse(u))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| corrupt("redirect_uris"))?;
+        let corrupt = |what: &str| StoreError::Corrupt(format!("client {}: invalid {what}", r.client_id));
         Ok(Client {
             kind: match r.kind.as_str() {
                 "public" => ClientKind::Public,
                 "confidential" => ClientKind::Confidential,
                 _ => return Err(corrupt("kind")),
             },
-            redirect_policy: RedirectPolicy::parse(&r.redirect_policy)
-                .ok_or_else(|| corrupt("redirect_policy"))?,
+            redirect_policy: RedirectPolicy::parse(&r.redirect_policy).ok_or_else(|| corrupt("redirect_policy"))?,
             scopes: ScopeSet::parse(&r.scopes).map_err(|_| corrupt("scopes"))?,
-            redirect_uris,
+            redirect_uris: parse_uris(&r.redirect_uris).ok_or_else(|| corrupt("redirect_uris"))?,
+            post_logout_redirect_uris: parse_uris(&r.post_logout_redirect_uris)
+                .ok_or_else(|| corrupt("post_logout_redirect_uris"))?,
+            grant_types: GrantTypes::parse(&r.grant_types).map_err(|_| corrupt("grant_types"))?,
             client_id: r.client_id,
             secret_hash: r.secret_hash,
             name: r.name,
@@ -56,12 +65,13 @@ impl TryFrom<ClientRow> for Client {
             id_token_alg: r.id_token_alg,
             owner_id: r.owner_id,
             created_at: r.created_at,
+            backchannel_logout_uri: r.backchannel_logout_uri,
         })
     }
 }
 
-/// A new app; the secret arrives hashed.
-#[derive(Debug)]
+/// A new app, or the new settings of one; the secret arrives hashed.
+#[derive(Debug, Clone)]
 pub struct NewClient {
     pub client_id: String,
     pub secret_hash: Option<String>,
@@ -75,6 +85,32 @@ pub struct NewClient {
     pub require_pkce: bool,
     pub id_token_alg: String,
     pub owner_id: Option<String>,
+    pub grant_types: GrantTypes,
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    pub backchannel_logout_uri: Option<String>,
+}
+
+impl From<&Client> for NewClient {
+    /// The settings of an existing app, to change some and write them back.
+    fn from(c: &Client) -> Self {
+        NewClient {
+            client_id: c.client_id.clone(),
+            secret_hash: c.secret_hash.clone(),
+            kind: c.kind,
+            name: c.name.clone(),
+            homepage_url: c.homepage_url.clone(),
+            logo_uri: c.logo_uri.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+            redirect_policy: c.redirect_policy,
+            scopes: c.scopes.clone(),
+            require_pkce: c.require_pkce,
+            id_token_alg: c.id_token_alg.clone(),
+            owner_id: c.owner_id.clone(),
+            grant_types: c.grant_types.clone(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+        }
+    }
 }
 
 fn kind_str(kind: ClientKind) -> &'static str {
@@ -86,15 +122,12 @@ fn kind_str(kind: ClientKind) -> &'static str {
 
 impl Store {
     pub async fn create_client(&self, client: NewClient, now: i64) -> Result<Client> {
-        let uris: Vec<&str> = client
-            .redirect_uris
-            .iter()
-            .map(RedirectUri::as_str)
-            .collect();
-        let uris = serde_json::to_string(&uris).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let uris = uris_json(&client.redirect_uris)?;
+        let logout_uris = uris_json(&client.post_logout_redirect_uris)?;
         let sql = "INSERT INTO clients (client_id, secret_hash, kind, name, homepage_url, logo_uri, redirect_uris, \
-                   redirect_policy, scopes, require_pkce, id_token_alg, owner_id, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+                   redirect_policy, scopes, require_pkce, id_token_alg, owner_id, created_at, grant_types, \
+                   post_logout_redirect_uris, backchannel_logout_uri) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
         execute!(self, |pool| {
             sqlx::query(sql)
                 .bind(&client.client_id)
@@ -110,6 +143,9 @@ impl Store {
                 .bind(&client.id_token_alg)
                 .bind(&client.owner_id)
                 .bind(now)
+                .bind(client.grant_types.to_string())
+                .bind(&logout_uris)
+                .bind(&client.backchannel_logout_uri)
                 .execute(pool)
                 .await
         })?;
@@ -118,31 +154,50 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt("client vanished after insert".into()))
     }
 
+    /// Writes an app's settings (everything but its id, kind, owner and secret).
+    pub async fn update_client(&self, client: &NewClient) -> Result<bool> {
+        let uris = uris_json(&client.redirect_uris)?;
+        let logout_uris = uris_json(&client.post_logout_redirect_uris)?;
+        let sql = "UPDATE clients SET name = $1, homepage_url = $2, logo_uri = $3, redirect_uris = $4, \
+                   redirect_policy = $5, scopes = $6, require_pkce = $7, id_token_alg = $8, grant_types = $9, \
+                   post_logout_redirect_uris = $10, backchannel_logout_uri = $11 WHERE client_id = $12";
+        let done = execute!(self, |pool| {
+            sqlx::query(sql)
+                .bind(&client.name)
+                .bind(&client.homepage_url)
+                .bind(&client.logo_uri)
+                .bind(&uris)
+                .bind(client.redirect_policy.as_str())
+                .bind(client.scopes.to_string())
+                .bind(client.require_pkce)
+                .bind(&client.id_token_alg)
+                .bind(client.grant_types.to_string())
+                .bind(&logout_uris)
+                .bind(&client.backchannel_logout_uri)
+                .bind(&client.client_id)
+                .execute(pool)
+                .await
+        })?;
+        Ok(done == 1)
+    }
+
     pub async fn find_client(&self, client_id: &str) -> Result<Option<Client>> {
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1");
         let row: Option<ClientRow> =
-            on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(client_id)
-                .fetch_optional(pool)
-                .await)?;
+            on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(client_id).fetch_optional(pool).await)?;
         row.map(Client::try_from).transpose()
     }
 
     pub async fn list_clients(&self) -> Result<Vec<Client>> {
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, client_id");
-        let rows: Vec<ClientRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .fetch_all(pool)
-            .await)?;
+        let rows: Vec<ClientRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await)?;
         rows.into_iter().map(Client::try_from).collect()
     }
 
     /// Deletes an app and, by cascade, its codes, tokens and consents.
     pub async fn delete_client(&self, client_id: &str) -> Result<bool> {
         let done = execute!(self, |pool| {
-            sqlx::query("DELETE FROM clients WHERE client_id = $1")
-                .bind(client_id)
-                .execute(pool)
-                .await
+            sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(pool).await
         })?;
         Ok(done == 1)
     }

@@ -1,11 +1,17 @@
-//! Authorization codes and access tokens. Single use is enforced by the database: a code is
-//! consumed by one conditional UPDATE, so of two parallel redemptions exactly one wins.
+//! Authorization codes, access tokens and refresh tokens. Single use is enforced by the
+//! database: a code (or a refresh token) is consumed by one conditional UPDATE, so of two
+//! parallel redemptions exactly one wins, on one node or many. Every token of a grant shares a
+//! family id, so a replay revokes the grant whole.
 
 use doorway_core::OAuthError;
-use doorway_core::model::{AccessToken, AuthorizationCode};
+use doorway_core::model::{AccessToken, AuthorizationCode, RefreshToken};
 use doorway_core::types::ScopeSet;
 
 use crate::{Result, Store, StoreError, execute, on_pool};
+
+fn scope_of(raw: &str, what: &str) -> Result<ScopeSet> {
+    ScopeSet::parse(raw).map_err(|e| StoreError::Corrupt(format!("{what} scope: {e}")))
+}
 
 #[derive(sqlx::FromRow)]
 struct CodeRow {
@@ -20,14 +26,14 @@ struct CodeRow {
     auth_time: i64,
     created_at: i64,
     expires_at: i64,
+    sid: Option<String>,
 }
 
 impl TryFrom<CodeRow> for AuthorizationCode {
     type Error = StoreError;
     fn try_from(r: CodeRow) -> Result<Self> {
         Ok(AuthorizationCode {
-            scope: ScopeSet::parse(&r.scope)
-                .map_err(|e| StoreError::Corrupt(format!("code scope: {e}")))?,
+            scope: scope_of(&r.scope, "code")?,
             code_hash: r.code_hash,
             client_id: r.client_id,
             user_id: r.user_id,
@@ -38,6 +44,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             auth_time: r.auth_time,
             created_at: r.created_at,
             expires_at: r.expires_at,
+            sid: r.sid,
         })
     }
 }
@@ -49,9 +56,46 @@ struct TokenRow {
     user_id: Option<String>,
     scope: String,
     code_hash: Option<String>,
+    family_id: Option<String>,
     created_at: i64,
     expires_at: i64,
     revoked_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RefreshRow {
+    token_hash: String,
+    family_id: String,
+    client_id: String,
+    user_id: String,
+    scope: String,
+    auth_time: i64,
+    sid: Option<String>,
+    created_at: i64,
+    idle_expires_at: i64,
+    absolute_expires_at: i64,
+    rotated_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<RefreshRow> for RefreshToken {
+    type Error = StoreError;
+    fn try_from(r: RefreshRow) -> Result<Self> {
+        Ok(RefreshToken {
+            scope: scope_of(&r.scope, "refresh token")?,
+            token_hash: r.token_hash,
+            family_id: r.family_id,
+            client_id: r.client_id,
+            user_id: r.user_id,
+            auth_time: r.auth_time,
+            sid: r.sid,
+            created_at: r.created_at,
+            idle_expires_at: r.idle_expires_at,
+            absolute_expires_at: r.absolute_expires_at,
+            rotated_at: r.rotated_at,
+            revoked_at: r.revoked_at,
+        })
+    }
 }
 
 /// An access token to store, by hash.
@@ -64,30 +108,111 @@ pub struct NewAccessToken {
     pub expires_at: i64,
 }
 
-/// What became of a redemption.
+/// A refresh token to store, by hash. Its family is the grant's.
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken {
+    pub token_hash: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: ScopeSet,
+    pub auth_time: i64,
+    pub sid: Option<String>,
+    pub idle_expires_at: i64,
+    pub absolute_expires_at: i64,
+}
+
+/// What a grant yields: an access token, and maybe a refresh token.
+#[derive(Debug, Clone)]
+pub struct Issue {
+    pub access: NewAccessToken,
+    pub refresh: Option<NewRefreshToken>,
+}
+
+/// What became of a code redemption.
 #[derive(Debug)]
 pub enum RedeemOutcome {
-    /// The code was fresh and passed the checks: the token is stored.
+    /// The code was fresh and passed the checks: the tokens are stored.
     Issued(AuthorizationCode),
     /// The code was fresh but failed a check; it is consumed all the same.
     Rejected(OAuthError),
     /// No such code.
     NotFound,
     /// The code had been redeemed before: every token issued from it is now revoked.
-    Replayed {
-        client_id: String,
-        revoked_tokens: u64,
-    },
+    Replayed { client_id: String, revoked_tokens: u64 },
+}
+
+/// What became of a refresh.
+#[derive(Debug)]
+pub enum RefreshOutcome {
+    /// The token was live: it is rotated out and its successor and the access token stored.
+    Rotated(RefreshToken),
+    /// The token was rotated within the grace window: the same successor stands, a new access
+    /// token is stored.
+    Grace(RefreshToken),
+    /// The token failed a check (client, scope); nothing changed.
+    Rejected(OAuthError),
+    /// Unknown, expired or revoked.
+    Inactive,
+    /// A rotated-out token presented again: its whole family is revoked.
+    Reused { family_id: String, client_id: String, revoked_tokens: u64 },
 }
 
 const CODE_COLUMNS: &str = "code_hash, client_id, user_id, redirect_uri, redirect_uri_sent, scope, nonce, \
-     code_challenge, auth_time, created_at, expires_at";
+     code_challenge, auth_time, created_at, expires_at, sid";
+const TOKEN_COLUMNS: &str =
+    "token_hash, client_id, user_id, scope, code_hash, family_id, created_at, expires_at, revoked_at";
+const REFRESH_COLUMNS: &str = "token_hash, family_id, client_id, user_id, scope, auth_time, sid, created_at, \
+     idle_expires_at, absolute_expires_at, rotated_at, revoked_at";
+
+const INSERT_ACCESS: &str = "INSERT INTO access_tokens (token_hash, client_id, user_id, scope, code_hash, family_id, \
+     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+/// Idempotent: concurrent rotations of one parent insert the same successor once.
+const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, \
+     auth_time, sid, created_at, idle_expires_at, absolute_expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (token_hash) DO NOTHING";
+const REVOKE_FAMILY_ACCESS: &str =
+    "UPDATE access_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL";
+const REVOKE_FAMILY_REFRESH: &str =
+    "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL";
+
+/// Binds and runs the inserts of an [`Issue`] inside a transaction.
+macro_rules! insert_issue {
+    ($tx:expr, $issue:expr, $family:expr, $code_hash:expr, $now:expr) => {{
+        let issue = $issue;
+        sqlx::query(INSERT_ACCESS)
+            .bind(&issue.access.token_hash)
+            .bind(&issue.access.client_id)
+            .bind(&issue.access.user_id)
+            .bind(issue.access.scope.to_string())
+            .bind($code_hash)
+            .bind($family)
+            .bind($now)
+            .bind(issue.access.expires_at)
+            .execute(&mut *$tx)
+            .await?;
+        if let Some(refresh) = &issue.refresh {
+            sqlx::query(INSERT_REFRESH)
+                .bind(&refresh.token_hash)
+                .bind($family)
+                .bind(&refresh.client_id)
+                .bind(&refresh.user_id)
+                .bind(refresh.scope.to_string())
+                .bind(refresh.auth_time)
+                .bind(&refresh.sid)
+                .bind($now)
+                .bind(refresh.idle_expires_at)
+                .bind(refresh.absolute_expires_at)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
 
 impl Store {
     pub async fn insert_code(&self, code: &AuthorizationCode) -> Result<()> {
         let sql = "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, redirect_uri_sent, \
-                   scope, nonce, code_challenge, auth_time, created_at, expires_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+                   scope, nonce, code_challenge, auth_time, created_at, expires_at, sid) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
         execute!(self, |pool| {
             sqlx::query(sql)
                 .bind(&code.code_hash)
@@ -101,92 +226,173 @@ impl Store {
                 .bind(code.auth_time)
                 .bind(code.created_at)
                 .bind(code.expires_at)
+                .bind(&code.sid)
                 .execute(pool)
                 .await
         })?;
         Ok(())
     }
 
-    /// Consumes a code and, if `check` accepts it, stores the access token it yields, in one
-    /// transaction: a concurrent replay waits for this commit and then revokes what it stored.
+    /// Consumes a code and, if `check` accepts it, stores what it yields, in one transaction:
+    /// a concurrent replay waits for this commit and then revokes what it stored.
     pub async fn redeem_code<F>(&self, code_hash: &str, now: i64, check: F) -> Result<RedeemOutcome>
     where
-        F: FnOnce(&AuthorizationCode) -> std::result::Result<NewAccessToken, OAuthError>,
+        F: FnOnce(&AuthorizationCode) -> std::result::Result<Issue, OAuthError>,
     {
         let consume = format!(
             "UPDATE authorization_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL \
              RETURNING {CODE_COLUMNS}"
         );
-        let insert = "INSERT INTO access_tokens (token_hash, client_id, user_id, scope, code_hash, created_at, expires_at) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7)";
         let replay_client = "SELECT client_id FROM authorization_codes WHERE code_hash = $1";
-        let revoke =
-            "UPDATE access_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL";
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let row: Option<CodeRow> = sqlx::query_as(sqlx::AssertSqlSafe(consume))
-                .bind(now)
-                .bind(code_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let row: Option<CodeRow> =
+                sqlx::query_as(sqlx::AssertSqlSafe(consume)).bind(now).bind(code_hash).fetch_optional(&mut *tx).await?;
             let Some(row) = row else {
-                let client: Option<String> = sqlx::query_scalar(replay_client)
-                    .bind(code_hash)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let client: Option<String> =
+                    sqlx::query_scalar(replay_client).bind(code_hash).fetch_optional(&mut *tx).await?;
                 let Some(client_id) = client else {
                     tx.rollback().await?;
                     return Ok(RedeemOutcome::NotFound);
                 };
-                let revoked = sqlx::query(revoke)
-                    .bind(now)
-                    .bind(code_hash)
-                    .execute(&mut *tx)
-                    .await?;
+                let access = sqlx::query(REVOKE_FAMILY_ACCESS).bind(now).bind(code_hash).execute(&mut *tx).await?;
+                let refresh = sqlx::query(REVOKE_FAMILY_REFRESH).bind(now).bind(code_hash).execute(&mut *tx).await?;
                 tx.commit().await?;
-                return Ok(RedeemOutcome::Replayed {
-                    client_id,
-                    revoked_tokens: revoked.rows_affected(),
-                });
+                let revoked_tokens = access.rows_affected() + refresh.rows_affected();
+                return Ok(RedeemOutcome::Replayed { client_id, revoked_tokens });
             };
             let code = AuthorizationCode::try_from(row)?;
-            let token = match check(&code) {
-                Ok(token) => token,
+            let issue = match check(&code) {
+                Ok(issue) => issue,
                 Err(err) => {
                     tx.commit().await?;
                     return Ok(RedeemOutcome::Rejected(err));
                 }
             };
-            sqlx::query(insert)
-                .bind(&token.token_hash)
-                .bind(&token.client_id)
-                .bind(&token.user_id)
-                .bind(token.scope.to_string())
-                .bind(code_hash)
-                .bind(now)
-                .bind(token.expires_at)
-                .execute(&mut *tx)
-                .await?;
+            insert_issue!(tx, &issue, code_hash, Some(code_hash), now);
             tx.commit().await?;
             Ok(RedeemOutcome::Issued(code))
         })
     }
 
+    /// Rotates a refresh token (see [`RefreshOutcome`]). `check` validates the parent (client,
+    /// scope) and builds the successor and the access token; `grace` is in seconds.
+    pub async fn refresh<F>(&self, token_hash: &str, now: i64, grace: i64, check: F) -> Result<RefreshOutcome>
+    where
+        F: FnOnce(&RefreshToken) -> std::result::Result<Issue, OAuthError>,
+    {
+        let rotate = format!(
+            "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL \
+             AND revoked_at IS NULL AND idle_expires_at > $3 AND absolute_expires_at > $4 RETURNING {REFRESH_COLUMNS}"
+        );
+        let select = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let rotated: Option<RefreshRow> = sqlx::query_as(sqlx::AssertSqlSafe(rotate))
+                .bind(now)
+                .bind(token_hash)
+                .bind(now)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let (parent, fresh) = match rotated {
+                Some(row) => (RefreshToken::try_from(row)?, true),
+                None => {
+                    let row: Option<RefreshRow> =
+                        sqlx::query_as(sqlx::AssertSqlSafe(select)).bind(token_hash).fetch_optional(&mut *tx).await?;
+                    let Some(row) = row else {
+                        tx.rollback().await?;
+                        return Ok(RefreshOutcome::Inactive);
+                    };
+                    let parent = RefreshToken::try_from(row)?;
+                    match parent.rotated_at {
+                        _ if parent.revoked_at.is_some() => {
+                            tx.rollback().await?;
+                            return Ok(RefreshOutcome::Inactive);
+                        }
+                        Some(rotated) if now - rotated <= grace => (parent, false),
+                        Some(_) => {
+                            let family = parent.family_id.clone();
+                            let access = sqlx::query(REVOKE_FAMILY_ACCESS).bind(now).bind(&family).execute(&mut *tx).await?;
+                            let refresh =
+                                sqlx::query(REVOKE_FAMILY_REFRESH).bind(now).bind(&family).execute(&mut *tx).await?;
+                            tx.commit().await?;
+                            return Ok(RefreshOutcome::Reused {
+                                family_id: family,
+                                client_id: parent.client_id,
+                                revoked_tokens: access.rows_affected() + refresh.rows_affected(),
+                            });
+                        }
+                        // Not rotated, yet the UPDATE matched nothing: expired.
+                        None => {
+                            tx.rollback().await?;
+                            return Ok(RefreshOutcome::Inactive);
+                        }
+                    }
+                }
+            };
+            let issue = match check(&parent) {
+                Ok(issue) => issue,
+                Err(err) => {
+                    // A failed check changes nothing: the legitimate holder keeps its token.
+                    tx.rollback().await?;
+                    return Ok(RefreshOutcome::Rejected(err));
+                }
+            };
+            if !fresh {
+                // The successor of a rotation in grace must still be live.
+                let successor_live = match &issue.refresh {
+                    Some(successor) => {
+                        let revoked: Option<Option<i64>> =
+                            sqlx::query_scalar("SELECT revoked_at FROM refresh_tokens WHERE token_hash = $1")
+                                .bind(&successor.token_hash)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                        matches!(revoked, Some(None))
+                    }
+                    None => false,
+                };
+                if !successor_live {
+                    tx.rollback().await?;
+                    return Ok(RefreshOutcome::Inactive);
+                }
+            }
+            insert_issue!(tx, &issue, &parent.family_id, None::<String>, now);
+            tx.commit().await?;
+            Ok(if fresh { RefreshOutcome::Rotated(parent) } else { RefreshOutcome::Grace(parent) })
+        })
+    }
+
+    /// Stores an access token outside any grant family (client credentials).
+    pub async fn insert_access_token(&self, token: &NewAccessToken, now: i64) -> Result<()> {
+        execute!(self, |pool| {
+            sqlx::query(INSERT_ACCESS)
+                .bind(&token.token_hash)
+                .bind(&token.client_id)
+                .bind(&token.user_id)
+                .bind(token.scope.to_string())
+                .bind(None::<String>)
+                .bind(None::<String>)
+                .bind(now)
+                .bind(token.expires_at)
+                .execute(pool)
+                .await
+        })?;
+        Ok(())
+    }
+
     pub async fn find_access_token(&self, token_hash: &str) -> Result<Option<AccessToken>> {
-        let sql = "SELECT token_hash, client_id, user_id, scope, code_hash, created_at, expires_at, revoked_at \
-                   FROM access_tokens WHERE token_hash = $1";
-        let row: Option<TokenRow> = on_pool!(self, |pool| sqlx::query_as(sql)
-            .bind(token_hash)
-            .fetch_optional(pool)
-            .await)?;
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = $1");
+        let row: Option<TokenRow> =
+            on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(token_hash).fetch_optional(pool).await)?;
         row.map(|r| {
             Ok(AccessToken {
-                scope: ScopeSet::parse(&r.scope)
-                    .map_err(|e| StoreError::Corrupt(format!("token scope: {e}")))?,
+                scope: scope_of(&r.scope, "token")?,
                 token_hash: r.token_hash,
                 client_id: r.client_id,
                 user_id: r.user_id,
                 code_hash: r.code_hash,
+                family_id: r.family_id,
                 created_at: r.created_at,
                 expires_at: r.expires_at,
                 revoked: r.revoked_at.is_some(),
@@ -194,16 +400,53 @@ impl Store {
         })
         .transpose()
     }
-}
 
-impl Store {
+    pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>> {
+        let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
+        let row: Option<RefreshRow> =
+            on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(token_hash).fetch_optional(pool).await)?;
+        row.map(RefreshToken::try_from).transpose()
+    }
+
+    /// Revokes one access token.
+    pub async fn revoke_access_token(&self, token_hash: &str, now: i64) -> Result<u64> {
+        let sql = "UPDATE access_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL";
+        Ok(execute!(self, |pool| sqlx::query(sql).bind(now).bind(token_hash).execute(pool).await)?)
+    }
+
+    /// Revokes every refresh and access token of a grant.
+    pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<u64> {
+        let access = execute!(self, |pool| sqlx::query(REVOKE_FAMILY_ACCESS).bind(now).bind(family_id).execute(pool).await)?;
+        let refresh = execute!(self, |pool| sqlx::query(REVOKE_FAMILY_REFRESH).bind(now).bind(family_id).execute(pool).await)?;
+        Ok(access + refresh)
+    }
+
+    /// Revokes every token of a user, or of a user for one app (password change, disable,
+    /// revoking an app).
+    pub async fn revoke_user_tokens(&self, user_id: &str, client_id: Option<&str>, now: i64) -> Result<u64> {
+        let mut total = 0;
+        for table in ["access_tokens", "refresh_tokens"] {
+            let sql = match client_id {
+                Some(_) => format!(
+                    "UPDATE {table} SET revoked_at = $1 WHERE user_id = $2 AND client_id = $3 AND revoked_at IS NULL"
+                ),
+                None => format!("UPDATE {table} SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL"),
+            };
+            total += execute!(self, |pool| {
+                let query = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(now).bind(user_id);
+                match client_id {
+                    Some(id) => query.bind(id).execute(pool).await,
+                    None => query.execute(pool).await,
+                }
+            })?;
+        }
+        Ok(total)
+    }
+
     /// The client a code was issued to, whether or not it is still redeemable: lets a public
     /// client that sends no client_id be identified by its code.
     pub async fn code_client_id(&self, code_hash: &str) -> Result<Option<String>> {
         let sql = "SELECT client_id FROM authorization_codes WHERE code_hash = $1";
-        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql)
-            .bind(code_hash)
-            .fetch_optional(pool)
-            .await)?)
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql).bind(code_hash).fetch_optional(pool).await)?)
     }
 }

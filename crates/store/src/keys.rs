@@ -1,4 +1,6 @@
 //! Signing keys, private halves sealed by the caller before they reach the database.
+//! Lifecycle: `next` (published, not signing) → `active` (signing) → `retired` (published until
+//! what it signed has expired) → deleted.
 
 use crate::{Result, Store, execute, on_pool};
 
@@ -10,18 +12,20 @@ pub struct StoredKey {
     pub private_key: Vec<u8>,
     pub status: String,
     pub created_at: i64,
+    pub activated_at: Option<i64>,
+    pub retired_at: Option<i64>,
 }
 
 impl Store {
     pub async fn list_signing_keys(&self) -> Result<Vec<StoredKey>> {
-        let sql = "SELECT kid, alg, private_key, status, created_at FROM signing_keys ORDER BY created_at, kid";
-        Ok(on_pool!(self, |pool| sqlx::query_as(sql)
-            .fetch_all(pool)
-            .await)?)
+        let sql = "SELECT kid, alg, private_key, status, created_at, activated_at, retired_at FROM signing_keys \
+                   ORDER BY created_at, kid";
+        Ok(on_pool!(self, |pool| sqlx::query_as(sql).fetch_all(pool).await)?)
     }
 
     pub async fn insert_signing_key(&self, key: &StoredKey) -> Result<()> {
-        let sql = "INSERT INTO signing_keys (kid, alg, private_key, status, created_at) VALUES ($1, $2, $3, $4, $5)";
+        let sql = "INSERT INTO signing_keys (kid, alg, private_key, status, created_at, activated_at, retired_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
         execute!(self, |pool| {
             sqlx::query(sql)
                 .bind(&key.kid)
@@ -29,9 +33,43 @@ impl Store {
                 .bind(&key.private_key)
                 .bind(&key.status)
                 .bind(key.created_at)
+                .bind(key.activated_at)
+                .bind(key.retired_at)
                 .execute(pool)
                 .await
         })?;
         Ok(())
+    }
+
+    /// Makes `kid` the active key of its algorithm and retires the one it replaces, atomically.
+    pub async fn activate_signing_key(&self, kid: &str, alg: &str, now: i64) -> Result<bool> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let promoted = sqlx::query(
+                "UPDATE signing_keys SET status = 'active', activated_at = $1 WHERE kid = $2 AND status = 'next'",
+            )
+            .bind(now)
+            .bind(kid)
+            .execute(&mut *tx)
+            .await?;
+            if promoted.rows_affected() == 1 {
+                sqlx::query(
+                    "UPDATE signing_keys SET status = 'retired', retired_at = $1 WHERE alg = $2 AND status = 'active' AND kid <> $3",
+                )
+                .bind(now)
+                .bind(alg)
+                .bind(kid)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(promoted.rows_affected() == 1)
+        })
+    }
+
+    /// Deletes retired keys retired before `before` (nothing they signed is still valid).
+    pub async fn delete_retired_keys(&self, before: i64) -> Result<u64> {
+        let sql = "DELETE FROM signing_keys WHERE status = 'retired' AND retired_at < $1";
+        Ok(execute!(self, |pool| sqlx::query(sql).bind(before).execute(pool).await)?)
     }
 }

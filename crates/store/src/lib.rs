@@ -13,14 +13,17 @@ use sqlx::sqlite::{
 };
 
 mod clients;
+mod device;
 mod grants;
 mod keys;
+mod logout;
 mod sessions;
 mod users;
 
 pub use clients::NewClient;
-pub use grants::{NewAccessToken, RedeemOutcome};
+pub use grants::{Issue, NewAccessToken, NewRefreshToken, RedeemOutcome, RefreshOutcome};
 pub use keys::StoredKey;
+pub use logout::LogoutDelivery;
 pub use sessions::Interaction;
 pub use users::{NewUser, ProfileUpdate};
 

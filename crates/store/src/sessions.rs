@@ -8,10 +8,25 @@ use crate::{Result, Store, StoreError, execute, on_pool};
 #[derive(sqlx::FromRow)]
 struct SessionRow {
     id_hash: String,
+    sid: Option<String>,
     user_id: String,
     auth_time: i64,
     created_at: i64,
     expires_at: i64,
+}
+
+impl From<SessionRow> for Session {
+    fn from(r: SessionRow) -> Self {
+        Session {
+            // Sessions created before `sid` existed are identified by their hash prefix.
+            sid: r.sid.unwrap_or_else(|| r.id_hash.chars().take(24).collect()),
+            id_hash: r.id_hash,
+            user_id: r.user_id,
+            auth_time: r.auth_time,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }
+    }
 }
 
 /// An authorization request waiting on the person.
@@ -36,10 +51,12 @@ impl Interaction {
 
 impl Store {
     pub async fn create_session(&self, session: &Session) -> Result<()> {
-        let sql = "INSERT INTO sessions (id_hash, user_id, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+        let sql = "INSERT INTO sessions (id_hash, sid, user_id, auth_time, created_at, expires_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6)";
         execute!(self, |pool| {
             sqlx::query(sql)
                 .bind(&session.id_hash)
+                .bind(&session.sid)
                 .bind(&session.user_id)
                 .bind(session.auth_time)
                 .bind(session.created_at)
@@ -52,30 +69,43 @@ impl Store {
 
     /// A live session of an enabled user.
     pub async fn find_session(&self, id_hash: &str, now: i64) -> Result<Option<Session>> {
-        let sql = "SELECT s.id_hash, s.user_id, s.auth_time, s.created_at, s.expires_at FROM sessions s \
+        let sql = "SELECT s.id_hash, s.sid, s.user_id, s.auth_time, s.created_at, s.expires_at FROM sessions s \
                    JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT u.disabled";
-        let row: Option<SessionRow> = on_pool!(self, |pool| sqlx::query_as(sql)
-            .bind(id_hash)
-            .bind(now)
-            .fetch_optional(pool)
-            .await)?;
-        Ok(row.map(|r| Session {
-            id_hash: r.id_hash,
-            user_id: r.user_id,
-            auth_time: r.auth_time,
-            created_at: r.created_at,
-            expires_at: r.expires_at,
-        }))
+        let row: Option<SessionRow> =
+            on_pool!(self, |pool| sqlx::query_as(sql).bind(id_hash).bind(now).fetch_optional(pool).await)?;
+        Ok(row.map(Session::from))
     }
 
     pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
-        execute!(self, |pool| sqlx::query(
-            "DELETE FROM sessions WHERE id_hash = $1"
-        )
-        .bind(id_hash)
-        .execute(pool)
-        .await)?;
+        execute!(self, |pool| sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(pool).await)?;
         Ok(())
+    }
+
+    /// Ends every session of a user (password change, disable).
+    pub async fn delete_user_sessions(&self, user_id: &str) -> Result<u64> {
+        Ok(execute!(self, |pool| sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(pool).await)?)
+    }
+
+    /// Records that a session signed in to an app (for back-channel logout).
+    pub async fn record_session_client(&self, sid: &str, client_id: &str, user_id: &str, now: i64) -> Result<()> {
+        let sql = "INSERT INTO session_clients (sid, client_id, user_id, created_at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (sid, client_id) DO NOTHING";
+        execute!(self, |pool| {
+            sqlx::query(sql).bind(sid).bind(client_id).bind(user_id).bind(now).execute(pool).await
+        })?;
+        Ok(())
+    }
+
+    /// The apps a session signed in to, and forgets them (the session is ending).
+    pub async fn take_session_clients(&self, sid: &str) -> Result<Vec<String>> {
+        let ids: Vec<String> = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT client_id FROM session_clients WHERE sid = $1 ORDER BY client_id")
+                .bind(sid)
+                .fetch_all(pool)
+                .await
+        })?;
+        execute!(self, |pool| sqlx::query("DELETE FROM session_clients WHERE sid = $1").bind(sid).execute(pool).await)?;
+        Ok(ids)
     }
 
     pub async fn create_interaction(

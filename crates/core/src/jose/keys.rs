@@ -27,16 +27,23 @@ pub enum KeyError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SigningAlg {
     Rs256,
+    Ps256,
     Es256,
     EdDsa,
 }
 
 impl SigningAlg {
-    pub const ALL: [SigningAlg; 3] = [SigningAlg::Rs256, SigningAlg::Es256, SigningAlg::EdDsa];
+    pub const ALL: [SigningAlg; 4] = [
+        SigningAlg::Rs256,
+        SigningAlg::Ps256,
+        SigningAlg::Es256,
+        SigningAlg::EdDsa,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Rs256 => "RS256",
+            Self::Ps256 => "PS256",
             Self::Es256 => "ES256",
             Self::EdDsa => "EdDSA",
         }
@@ -52,6 +59,7 @@ impl SigningAlg {
     fn jwt(self) -> Algorithm {
         match self {
             Self::Rs256 => Algorithm::RS256,
+            Self::Ps256 => Algorithm::PS256,
             Self::Es256 => Algorithm::ES256,
             Self::EdDsa => Algorithm::EdDSA,
         }
@@ -90,7 +98,7 @@ impl SigningKey {
     /// Generates a new private key, returned as PKCS#8 DER (the form that is sealed and stored).
     pub fn generate_pkcs8(alg: SigningAlg) -> Result<Vec<u8>, KeyError> {
         let der = match alg {
-            SigningAlg::Rs256 => {
+            SigningAlg::Rs256 | SigningAlg::Ps256 => {
                 let pair = aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048)
                     .map_err(|_| KeyError::Generate)?;
                 let der: aws_lc_rs::encoding::Pkcs8V1Der<'static> =
@@ -121,7 +129,7 @@ impl SigningKey {
         let parse = |e: jsonwebtoken::errors::Error| KeyError::Parse(e.to_string());
         let encoding = match alg {
             // jsonwebtoken's RSA signer wants PKCS#1; its PEM reader unwraps PKCS#8.
-            SigningAlg::Rs256 => {
+            SigningAlg::Rs256 | SigningAlg::Ps256 => {
                 EncodingKey::from_rsa_pem(pem("PRIVATE KEY", der).as_bytes()).map_err(parse)?
             }
             SigningAlg::Es256 => EncodingKey::from_ec_der(der),

@@ -2,7 +2,7 @@
 //! of the database alone cannot sign tokens.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
-use aws_lc_rs::digest;
+use aws_lc_rs::{digest, hmac};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
@@ -12,8 +12,12 @@ pub enum SealError {
     Seal,
 }
 
-/// The key that seals signing keys. Never printed.
-pub struct MasterKey(RandomizedNonceKey);
+/// The key that seals signing keys, and from which other server secrets are derived (so every
+/// node that shares it agrees on them). Never printed.
+pub struct MasterKey {
+    aead: RandomizedNonceKey,
+    derive: hmac::Key,
+}
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -24,9 +28,18 @@ impl std::fmt::Debug for MasterKey {
 impl MasterKey {
     /// From 32 random bytes (the generated key file).
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, SealError> {
-        RandomizedNonceKey::new(&AES_256_GCM, bytes)
-            .map(Self)
-            .map_err(|_| SealError::Seal)
+        let aead = RandomizedNonceKey::new(&AES_256_GCM, bytes).map_err(|_| SealError::Seal)?;
+        let derive = hmac::Key::new(hmac::HMAC_SHA256, bytes);
+        Ok(Self { aead, derive })
+    }
+
+    /// A 256-bit secret for `purpose`, derived from the master key (HMAC-SHA256 as a PRF), so
+    /// every node sharing the master key agrees on it.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let tag = hmac::sign(&self.derive, format!("doorway derived key v1\0{purpose}").as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
     }
 
     /// From an operator-supplied passphrase (`DOORWAY_SECRET_KEY`): its SHA-256 under a fixed
@@ -45,7 +58,7 @@ impl MasterKey {
     pub fn seal(&self, label: &str, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
         let mut buffer = plaintext.to_vec();
         let nonce = self
-            .0
+            .aead
             .seal_in_place_append_tag(Aad::from(label.as_bytes()), &mut buffer)
             .map_err(|_| SealError::Seal)?;
         let mut out = nonce.as_ref().to_vec();
@@ -61,7 +74,7 @@ impl MasterKey {
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::Open)?;
         let mut buffer = ciphertext.to_vec();
         let plain = self
-            .0
+            .aead
             .open_in_place(nonce, Aad::from(label.as_bytes()), &mut buffer)
             .map_err(|_| SealError::Open)?;
         Ok(plain.to_vec())

@@ -2,5 +2,8 @@
 //! client authentication.
 
 pub mod authorize;
+pub mod device;
+pub mod grant;
+pub mod refresh;
 pub mod params;
 pub mod token;

@@ -16,6 +16,7 @@ pub const SUPPORTED: &[&str] = &[
     "auth_time",
     "nonce",
     "at_hash",
+    "sid",
     "name",
     "preferred_username",
     "profile",

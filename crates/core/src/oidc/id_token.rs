@@ -10,7 +10,7 @@ use crate::jose::SigningAlg;
 /// hash is the one the signing algorithm uses (SHA-512 for Ed25519).
 pub fn at_hash(access_token: &str, alg: SigningAlg) -> String {
     let algorithm = match alg {
-        SigningAlg::Rs256 | SigningAlg::Es256 => &digest::SHA256,
+        SigningAlg::Rs256 | SigningAlg::Ps256 | SigningAlg::Es256 => &digest::SHA256,
         SigningAlg::EdDsa => &digest::SHA512,
     };
     let hash = digest::digest(algorithm, access_token.as_bytes());

@@ -321,6 +321,9 @@ async fn apps(config: &Config, store: &Store, cmd: AppsCommand) -> anyhow::Resul
                         require_pkce,
                         id_token_alg,
                         owner_id: None,
+                        grant_types: Default::default(),
+                        post_logout_redirect_uris: Vec::new(),
+                        backchannel_logout_uri: None,
                     },
                     now(),
                 )

@@ -253,8 +253,11 @@ async fn issue_code(
         auth_time: current.session.auth_time,
         created_at: now,
         expires_at: now + state.config.code_ttl,
+        sid: Some(current.session.sid.clone()),
     };
     state.store.insert_code(&record).await?;
+    // Back-channel logout reaches the apps this session signed in to.
+    state.store.record_session_client(&current.session.sid, &request.client_id, &current.user.id, now).await?;
     let mut params = vec![("code", code.as_str())];
     if let Some(s) = &request.state {
         params.push(("state", s));

@@ -93,6 +93,9 @@ pub async fn prepare(store: &Store, config: &Config) -> anyhow::Result<DemoClien
                 require_pkce: true,
                 id_token_alg: "RS256".into(),
                 owner_id: None,
+                grant_types: Default::default(),
+                post_logout_redirect_uris: Vec::new(),
+                backchannel_logout_uri: None,
             },
             now,
         )

@@ -23,6 +23,6 @@ pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
             (header::CONTENT_TYPE, "application/jwk-set+json"),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        state.jwks.clone(),
+        state.keys.current().jwks().to_string(),
     )
 }

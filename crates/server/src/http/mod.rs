@@ -15,12 +15,17 @@ use crate::state::AppState;
 mod account;
 mod authorize;
 mod avatar;
+mod client_auth;
 pub mod demo;
+mod device;
 mod discovery;
 pub mod error;
 mod form;
+mod introspect;
+pub mod logout;
+mod revoke;
 mod session;
-mod token;
+pub mod token;
 mod userinfo;
 
 /// Pages must not be framed, leak the URL (codes, states) in Referer, or load foreign scripts.
@@ -41,6 +46,9 @@ pub fn router(state: AppState) -> Router {
         .route(routes::JWKS, get(discovery::jwks))
         .route(routes::JWKS_WELL_KNOWN, get(discovery::jwks))
         .route(routes::TOKEN, post(token::token))
+        .route(routes::REVOKE, post(revoke::revoke))
+        .route(routes::INTROSPECT, post(introspect::introspect))
+        .route(routes::DEVICE_AUTHORIZATION, post(device::authorization))
         .route(
             routes::USERINFO,
             get(userinfo::userinfo).post(userinfo::userinfo),
@@ -54,6 +62,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route(routes::AUTHORIZE_RESUME, get(authorize::resume))
         .route(routes::CONSENT, post(authorize::consent))
+        .route(routes::END_SESSION, get(logout::end_session).post(logout::end_session))
+        .route(routes::DEVICE, get(device::page).post(device::page))
         .route(routes::LOGIN, get(account::login_page).post(account::login))
         .route(
             routes::SIGNUP,

@@ -102,6 +102,7 @@ pub async fn start_session(
     let now = now();
     let session = Session {
         id_hash: hash_secret(&id),
+        sid: doorway_core::secrets::random_hex_id(),
         user_id: user_id.to_owned(),
         auth_time: now,
         created_at: now,

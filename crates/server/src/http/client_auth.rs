@@ -1,0 +1,44 @@
+//! Client authentication for the token, revocation, introspection and device endpoints
+//! (RFC 6749 §2.3): once, before anything else looks at the request.
+
+use axum::http::{HeaderMap, header};
+use doorway_core::OAuthError;
+use doorway_core::model::Client;
+use doorway_core::oauth::params::Params;
+use doorway_core::oauth::token::{ClientCredentials, authenticate, client_credentials};
+use doorway_core::secrets::hash_secret;
+
+use crate::http::error::{JsonError, store_error};
+use crate::state::AppState;
+
+/// Authenticates the calling client. A public client names itself with `client_id`; at the
+/// token endpoint with a code it may even be named by that code (what @huggingface/hub relies
+/// on). Failures are `invalid_client` (401, with `WWW-Authenticate: Basic` when Basic was used).
+pub async fn authenticate_client(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<Client, JsonError> {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let credentials = client_credentials(authorization, params)?;
+    let basic = credentials.used_basic();
+    lookup(state, &credentials, params).await.map_err(|error| JsonError { error, basic })
+}
+
+async fn lookup(state: &AppState, credentials: &ClientCredentials, params: &Params) -> Result<Client, OAuthError> {
+    let failed = || OAuthError::invalid_client("client authentication failed");
+    let client_id = match credentials.client_id() {
+        Some(id) => id.to_owned(),
+        None => {
+            let code = params.get("code")?.ok_or_else(|| OAuthError::invalid_client("client_id is missing"))?;
+            state
+                .store
+                .code_client_id(&hash_secret(code))
+                .await
+                .map_err(|e| store_error(&e))?
+                .ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid or has expired"))?
+        }
+    };
+    let client = state.store.find_client(&client_id).await.map_err(|e| store_error(&e))?.ok_or_else(failed)?;
+    authenticate(credentials, &client).inspect_err(|_| {
+        tracing::warn!(target: "security", event = "client_auth_failed", client_id = %client.client_id,
+            "client authentication failed");
+    })?;
+    Ok(client)
+}

@@ -1,0 +1,80 @@
+//! The refresh_token grant (RFC 6749 §6) with rotation, a grace window for concurrent
+//! refreshes, and reuse detection that revokes the family (see `doorway_core::oauth::refresh`).
+
+use doorway_core::OAuthError;
+use doorway_core::model::Client;
+use doorway_core::oauth::params::Params;
+use doorway_core::oauth::refresh::narrowed_scope;
+use doorway_core::oauth::token::TokenResponse;
+use doorway_core::secrets::{hash_secret, random_token};
+use doorway_store::{Issue, NewAccessToken, NewRefreshToken, RefreshOutcome};
+
+use super::{IdTokenFacts, REFRESH_PREFIX, grant_user, id_token};
+use crate::http::error::JsonError;
+use crate::state::{AppState, now};
+
+pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, JsonError> {
+    let presented = params.get("refresh_token")?.ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+    let requested_scope = params.get("scope")?;
+    let now = now();
+    let config = &state.config;
+    // The same for every concurrent refresh of this token, on every node.
+    let successor = state.rotation.successor(REFRESH_PREFIX, presented);
+    let access_token = random_token(&config.token_prefix);
+    let mut granted = None;
+    let outcome = state
+        .store
+        .refresh(&hash_secret(presented), now, config.refresh_grace, |parent| {
+            if parent.client_id != client.client_id {
+                return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
+            }
+            let scope = narrowed_scope(&parent.scope, requested_scope)?;
+            granted = Some(scope.clone());
+            Ok(Issue {
+                access: NewAccessToken {
+                    token_hash: hash_secret(&access_token),
+                    client_id: client.client_id.clone(),
+                    user_id: Some(parent.user_id.clone()),
+                    scope,
+                    expires_at: now + config.access_token_ttl,
+                },
+                // RFC 6749 §6: the new refresh token keeps the original grant's scope.
+                refresh: Some(NewRefreshToken {
+                    token_hash: hash_secret(&successor),
+                    client_id: client.client_id.clone(),
+                    user_id: parent.user_id.clone(),
+                    scope: parent.scope.clone(),
+                    auth_time: parent.auth_time,
+                    sid: parent.sid.clone(),
+                    idle_expires_at: now + config.refresh_idle_ttl,
+                    absolute_expires_at: parent.absolute_expires_at,
+                }),
+            })
+        })
+        .await?;
+    let parent = match outcome {
+        RefreshOutcome::Rotated(parent) | RefreshOutcome::Grace(parent) => parent,
+        RefreshOutcome::Rejected(err) => return Err(err.into()),
+        RefreshOutcome::Inactive => {
+            return Err(OAuthError::invalid_grant("the refresh token is invalid, expired or revoked").into());
+        }
+        RefreshOutcome::Reused { family_id, client_id, revoked_tokens } => {
+            tracing::warn!(target: "security", event = "refresh_reuse", %client_id, %family_id, revoked_tokens,
+                "a rotated-out refresh token was presented again; its family is revoked");
+            return Err(OAuthError::invalid_grant("the refresh token was already used").into());
+        }
+    };
+    let scope = granted.ok_or_else(OAuthError::server_error)?;
+    let user = grant_user(state, &parent.user_id).await?;
+    // OIDC Core §12.2: same sub, aud and auth_time; a new iat; no nonce.
+    let facts = IdTokenFacts { auth_time: parent.auth_time, nonce: None, access_token: &access_token, sid: parent.sid.as_deref() };
+    let id_token = id_token(state, client, &user, &scope, facts, now)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: config.access_token_ttl,
+        scope: scope.to_string(),
+        id_token,
+        refresh_token: Some(successor),
+    })
+}
