@@ -78,7 +78,8 @@ pub fn client_credentials(
     let body_id = params.get("client_id")?;
     let body_secret = params.get("client_secret")?;
     if let Some(header) = authorization {
-        let (scheme, value) = header.trim().split_once(' ').unwrap_or((header, ""));
+        let header = header.trim();
+        let (scheme, value) = header.split_once(' ').unwrap_or((header, ""));
         if !scheme.eq_ignore_ascii_case("basic") {
             return Err(OAuthError::invalid_client(
                 "only HTTP Basic client authentication is supported",

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-/// A username: 2–42 characters of `[A-Za-z0-9-_.]`. Uniqueness is case-insensitive, which the
+/// A username: 2–42 characters of `[A-Za-z0-9-_.]`, starting with a letter or digit, and not
+/// one of [`Username::RESERVED`]. Uniqueness is case-insensitive, which the
 /// store enforces through [`Username::canonical`].
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);
@@ -52,6 +53,13 @@ impl Username {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         {
             return Err("a username may only contain letters, digits, '-', '_' and '.'");
+        }
+        // Profiles live at `/<username>`: a leading `.`, `-` or `_` allows `..` and `.well-known`.
+        if !raw.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err("a username must start with a letter or a digit");
+        }
+        if Self::RESERVED.iter().any(|r| r.eq_ignore_ascii_case(raw)) {
+            return Err("this username is reserved");
         }
         Ok(Self(raw.to_owned()))
     }

@@ -70,6 +70,11 @@ impl RedirectUri {
             return Err(RedirectUriError::NotAbsolute);
         };
         let authority = rest.split(['/', '?']).next().unwrap_or_default();
+        // `https:///host` parses as `https://host`: the checks below read the authority as
+        // written, so it must be where the parser finds it.
+        if authority.is_empty() {
+            return Err(RedirectUriError::NotAbsolute);
+        }
         if authority.contains('@') {
             return Err(RedirectUriError::UserInfo);
         }

@@ -145,7 +145,8 @@ pub async fn signup_page(
     let app = app_for(&state, query.interaction.as_deref()).await?;
     let html = state.ui.render(
         "signup.html",
-        context! { csrf_token => csrf, interaction => query.interaction, app },
+        // The template reads `form.username`: an undefined `form` would fail to render.
+        context! { csrf_token => csrf, interaction => query.interaction, app, form => context! {} },
     )?;
     Ok(page(jar, StatusCode::OK, html))
 }

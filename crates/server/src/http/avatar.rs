@@ -20,7 +20,8 @@ pub fn default_picture(state: &AppState, sub: &str) -> String {
 fn svg_for(sub: &str) -> String {
     let hash = digest::digest(&digest::SHA256, sub.as_bytes());
     let bytes = hash.as_ref();
-    let hue = u16::from(bytes[0]) * 360 / 256;
+    // u32: 255 * 360 overflows a u16 (a panic in debug builds, a wrong colour in release).
+    let hue = u32::from(bytes[0]) * 360 / 256;
     let mut cells = String::new();
     for row in 0..5u8 {
         for col in 0..3u8 {

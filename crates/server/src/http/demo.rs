@@ -21,8 +21,8 @@ use serde::Deserialize;
 use crate::config::Config;
 use crate::http::error::PageError;
 use crate::http::session::MaybeUser;
-use crate::ui::ser;
 use crate::state::{AppState, now};
+use crate::ui::ser;
 
 pub const DEMO_CLIENT_ID: &str = "doorway-demo";
 pub const DEMO_USERNAME: &str = "demo-user";
@@ -117,13 +117,15 @@ fn demo(state: &AppState) -> Result<&DemoClient, PageError> {
     state.demo.as_ref().ok_or_else(PageError::not_found)
 }
 
-pub async fn page(State(state): State<AppState>, MaybeUser(user): MaybeUser) -> Result<Response, PageError> {
+pub async fn page(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+) -> Result<Response, PageError> {
     let demo = demo(&state)?;
-    Ok(Html(
-        state
-            .ui
-            .render("demo.html", context! { client_id => &demo.client_id, current_user => ser(user.map(|u| u.user)) })?,
-    )
+    Ok(Html(state.ui.render(
+        "demo.html",
+        context! { client_id => &demo.client_id, current_user => ser(user.map(|u| u.user)) },
+    )?)
     .into_response())
 }
 
@@ -193,10 +195,17 @@ pub async fn callback(
         _ => Err("The state does not match this browser's sign-in attempt (start again from the demo page).".to_owned()),
     };
     let (status, html) = match outcome {
-        Ok(ctx) => (StatusCode::OK, state.ui.render("demo_result.html", context! { current_user, ..ctx })?),
+        Ok(ctx) => (
+            StatusCode::OK,
+            state
+                .ui
+                .render("demo_result.html", context! { current_user, ..ctx })?,
+        ),
         Err(error) => (
             StatusCode::BAD_REQUEST,
-            state.ui.render("demo_result.html", context! { error, current_user })?,
+            state
+                .ui
+                .render("demo_result.html", context! { error, current_user })?,
         ),
     };
     Ok((status, jar, Html(html)).into_response())

@@ -71,11 +71,21 @@ async fn bearer_token(req: Request) -> Result<String, Response> {
             "Bearer realm=\"doorway\", error=\"invalid_request\"",
         )),
         (Some(token), None) | (None, Some(token)) if !token.is_empty() => Ok(token),
-        _ => Err(bearer_error(
-            OAuthError::invalid_request("an access token is required (Authorization: Bearer …)"),
-            "Bearer realm=\"doorway\"",
-        )),
+        _ => Err(unauthenticated()),
     }
+}
+
+/// RFC 6750 §3.1: a request without any bearer credentials gets 401 and a bare challenge,
+/// with no error code.
+fn unauthenticated() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [
+            (header::WWW_AUTHENTICATE, "Bearer realm=\"doorway\""),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+    )
+        .into_response()
 }
 
 pub async fn userinfo(State(state): State<AppState>, req: Request) -> Response {

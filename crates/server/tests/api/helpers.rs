@@ -357,7 +357,12 @@ impl Browser {
     }
 
     /// Posts the consent form (its CSRF token and interaction) with `decision`.
-    pub async fn answer_consent(&self, app: &TestApp, form: &Form, decision: &str) -> reqwest::Response {
+    pub async fn answer_consent(
+        &self,
+        app: &TestApp,
+        form: &Form,
+        decision: &str,
+    ) -> reqwest::Response {
         self.http
             .post(app.url("/oauth/consent"))
             .form(&[
@@ -476,7 +481,10 @@ pub async fn verify_id_token(app: &TestApp, client: &TestClient, id_token: &str)
 
 /// An authorization-endpoint error sent back to the client: asserts a 303 (never 307/308) to
 /// the client's redirect URI and returns the Location's query.
-pub fn redirected_error(response: &reqwest::Response, client: &TestClient) -> HashMap<String, String> {
+pub fn redirected_error(
+    response: &reqwest::Response,
+    client: &TestClient,
+) -> HashMap<String, String> {
     assert_eq!(response.status(), 303, "errors go back with 303 See Other");
     let back = location(response);
     assert!(
@@ -494,7 +502,10 @@ pub async fn error_page(response: reqwest::Response, status: u16) -> String {
         response.headers().get(LOCATION).is_none(),
         "an error page must not redirect"
     );
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(content_type.starts_with("text/html"), "{content_type}");
     response.text().await.unwrap()
 }
