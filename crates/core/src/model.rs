@@ -28,10 +28,7 @@ pub struct User {
 
 impl User {
     pub fn display_name(&self) -> &str {
-        self.name
-            .as_deref()
-            .filter(|n| !n.is_empty())
-            .unwrap_or(&self.username)
+        self.name.as_deref().filter(|n| !n.is_empty()).unwrap_or(&self.username)
     }
 }
 

@@ -25,27 +25,17 @@ pub fn random_token(prefix: &str) -> String {
 
 /// 24 lowercase hex characters, the shape of Hugging Face's `sub`.
 pub fn random_hex_id() -> String {
-    random_bytes::<12>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    random_bytes::<12>().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The stored form of a secret: its SHA-256, hex.
 pub fn hash_secret(secret: &str) -> String {
-    digest::digest(&digest::SHA256, secret.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    digest::digest(&digest::SHA256, secret.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Compares a presented secret with a stored hash in constant time.
 pub fn verify_secret(presented: &str, stored_hash: &str) -> bool {
-    hash_secret(presented)
-        .as_bytes()
-        .ct_eq(stored_hash.as_bytes())
-        .into()
+    hash_secret(presented).as_bytes().ct_eq(stored_hash.as_bytes()).into()
 }
 
 /// Constant-time equality of two strings (for CSRF tokens and the like).
@@ -78,9 +68,6 @@ mod tests {
     fn hex_ids_look_like_hugging_face_subs() {
         let id = random_hex_id();
         assert_eq!(id.len(), 24);
-        assert!(
-            id.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        );
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     }
 }

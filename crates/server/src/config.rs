@@ -14,12 +14,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "DOORWAY_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Database URL: sqlite://PATH (default: DATA_DIR/doorway.db) or postgres://…
-    #[arg(
-        long = "database",
-        global = true,
-        env = "DOORWAY_DATABASE_URL",
-        value_name = "URL"
-    )]
+    #[arg(long = "database", global = true, env = "DOORWAY_DATABASE_URL", value_name = "URL")]
     pub database: Option<String>,
     /// Optional TOML configuration file.
     #[arg(long, global = true, env = "DOORWAY_CONFIG", value_name = "FILE")]
@@ -137,9 +132,7 @@ pub const DEFAULT_ISSUER: &str = "http://localhost:8080";
 pub fn parse_duration(raw: &str) -> anyhow::Result<i64> {
     let raw = raw.trim();
     let (number, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
-    let n: i64 = number
-        .parse()
-        .with_context(|| format!("'{raw}' is not a duration such as 60s, 10m or 8h"))?;
+    let n: i64 = number.parse().with_context(|| format!("'{raw}' is not a duration such as 60s, 10m or 8h"))?;
     let seconds = match unit {
         "" | "s" => n,
         "m" => n * 60,
@@ -167,8 +160,7 @@ pub fn parse_issuer(raw: &str) -> anyhow::Result<String> {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
@@ -178,31 +170,20 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
-        let data_dir = global
-            .data_dir
-            .clone()
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("doorway-data"));
+        let data_dir = global.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("doorway-data"));
         let database_url = global
             .database
             .clone()
             .or(file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("doorway.db").display()));
-        let issuer = serve
-            .issuer
-            .clone()
-            .or(file.issuer)
-            .unwrap_or_else(|| DEFAULT_ISSUER.to_owned());
+        let issuer = serve.issuer.clone().or(file.issuer).unwrap_or_else(|| DEFAULT_ISSUER.to_owned());
         let listen = match serve.listen.or(file.listen) {
             Some(addr) => addr,
             None => DEFAULT_LISTEN.parse().context("default listen address")?,
         };
-        let duration =
-            |flag: &Option<String>, file: Option<String>, default: i64| -> anyhow::Result<i64> {
-                flag.clone()
-                    .or(file)
-                    .map_or(Ok(default), |raw| parse_duration(&raw))
-            };
+        let duration = |flag: &Option<String>, file: Option<String>, default: i64| -> anyhow::Result<i64> {
+            flag.clone().or(file).map_or(Ok(default), |raw| parse_duration(&raw))
+        };
         let duration_or_zero = |flag: &Option<String>, file: Option<String>, default: i64| -> anyhow::Result<i64> {
             match flag.clone().or(file) {
                 None => Ok(default),
@@ -229,16 +210,8 @@ impl Config {
             device_code_ttl: duration(&serve.device_code_ttl, file.device_code_ttl, 600)?,
             key_rotation: duration_or_zero(&serve.key_rotation, file.key_rotation, 90 * 86_400)?,
             key_publish_ahead: duration_or_zero(&serve.key_publish_ahead, file.key_publish_ahead, 600)?,
-            token_prefix: serve
-                .token_prefix
-                .clone()
-                .or(file.token_prefix)
-                .unwrap_or_else(|| "dw_oauth_".to_owned()),
-            platform_name: serve
-                .platform_name
-                .clone()
-                .or(file.platform_name)
-                .unwrap_or_else(|| "Doorway".to_owned()),
+            token_prefix: serve.token_prefix.clone().or(file.token_prefix).unwrap_or_else(|| "dw_oauth_".to_owned()),
+            platform_name: serve.platform_name.clone().or(file.platform_name).unwrap_or_else(|| "Doorway".to_owned()),
             extra_scopes,
             log_json: serve.log_json,
             demo: serve.demo,
@@ -267,25 +240,16 @@ mod tests {
 
     #[test]
     fn issuer_loses_its_trailing_slash_and_refuses_queries() {
-        assert_eq!(
-            parse_issuer("https://id.example/").unwrap(),
-            "https://id.example"
-        );
+        assert_eq!(parse_issuer("https://id.example/").unwrap(), "https://id.example");
         assert!(parse_issuer("https://id.example/?x=1").is_err());
         assert!(parse_issuer("ftp://id.example").is_err());
     }
 
     #[test]
     fn defaults_need_no_configuration() {
-        let config = Config::resolve(
-            &GlobalArgs {
-                data_dir: None,
-                database: None,
-                config: None,
-            },
-            &ServeArgs::default(),
-        )
-        .unwrap();
+        let config =
+            Config::resolve(&GlobalArgs { data_dir: None, database: None, config: None }, &ServeArgs::default())
+                .unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.issuer, "http://localhost:8080");
         assert_eq!(config.database_url, "sqlite://doorway-data/doorway.db");

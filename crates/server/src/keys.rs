@@ -112,8 +112,12 @@ impl Keys {
                 }
                 Some(_) => {}
                 None if policy.rotate_every > 0 => {
-                    let active = rows.iter().filter(|k| k.alg == alg.as_str() && k.status == "active").max_by_key(|k| k.activated_at);
-                    let due = active.is_none_or(|k| now - k.activated_at.unwrap_or(k.created_at) >= policy.rotate_every);
+                    let active = rows
+                        .iter()
+                        .filter(|k| k.alg == alg.as_str() && k.status == "active")
+                        .max_by_key(|k| k.activated_at);
+                    let due =
+                        active.is_none_or(|k| now - k.activated_at.unwrap_or(k.created_at) >= policy.rotate_every);
                     if due {
                         let kid = insert_new_key(store, &self.master, alg, "next", now).await?;
                         tracing::info!(%kid, alg = alg.as_str(), "scheduled rotation: next signing key published");
@@ -130,7 +134,13 @@ impl Keys {
     }
 
     /// `doorway keys rotate`: publish a next key per algorithm; with `now`, activate it at once.
-    pub async fn rotate(store: &Store, master: &MasterKey, algs: &[SigningAlg], immediately: bool, now: i64) -> anyhow::Result<Vec<String>> {
+    pub async fn rotate(
+        store: &Store,
+        master: &MasterKey,
+        algs: &[SigningAlg],
+        immediately: bool,
+        now: i64,
+    ) -> anyhow::Result<Vec<String>> {
         let mut kids = Vec::new();
         for alg in algs {
             let kid = insert_new_key(store, master, *alg, "next", now).await?;
@@ -152,7 +162,13 @@ pub struct KeyPolicy {
     pub retired_lifetime: i64,
 }
 
-async fn insert_new_key(store: &Store, master: &MasterKey, alg: SigningAlg, status: &str, now: i64) -> anyhow::Result<String> {
+async fn insert_new_key(
+    store: &Store,
+    master: &MasterKey,
+    alg: SigningAlg,
+    status: &str,
+    now: i64,
+) -> anyhow::Result<String> {
     let der = SigningKey::generate_pkcs8(alg)?;
     let key = SigningKey::from_pkcs8(alg, &der)?;
     let row = StoredKey {
@@ -176,7 +192,10 @@ fn build(master: &MasterKey, rows: &[StoredKey]) -> anyhow::Result<KeySet> {
     for row in rows {
         let alg = SigningAlg::parse(&row.alg)?;
         let der = master.open(&row.kid, &row.private_key).with_context(|| {
-            format!("cannot open signing key {}: is DOORWAY_SECRET_KEY (or the key file) the one it was sealed with?", row.kid)
+            format!(
+                "cannot open signing key {}: is DOORWAY_SECRET_KEY (or the key file) the one it was sealed with?",
+                row.kid
+            )
         })?;
         let key = SigningKey::from_pkcs8(alg, &der)?;
         public.push(serde_json::to_value(key.public_jwk())?);

@@ -5,10 +5,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     doorway_server::install_crypto();
     let cli = doorway_server::cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

@@ -18,28 +18,20 @@ pub struct Passwords {
 }
 
 fn argon2() -> anyhow::Result<Argon2<'static>> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
-        .map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
+    let params =
+        Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
 pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
-    Ok(argon2()?
-        .hash_password(password.as_bytes())
-        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
-        .to_string())
+    Ok(argon2()?.hash_password(password.as_bytes()).map_err(|e| anyhow::anyhow!("argon2: {e}"))?.to_string())
 }
 
 impl Passwords {
     pub fn new() -> anyhow::Result<Self> {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let dummy = hash_blocking("doorway dummy password for unknown users")?;
-        Ok(Self {
-            permits: Arc::new(Semaphore::new(cores)),
-            dummy_hash: Arc::new(dummy),
-        })
+        Ok(Self { permits: Arc::new(Semaphore::new(cores)), dummy_hash: Arc::new(dummy) })
     }
 
     pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
@@ -56,9 +48,7 @@ impl Passwords {
         let hash = stored.map_or_else(|| self.dummy_hash.as_str().to_owned(), str::to_owned);
         let password = password.to_owned();
         let matched = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
-            Ok(argon2()?
-                .verify_password(password.as_bytes(), hash.as_str())
-                .is_ok())
+            Ok(argon2()?.verify_password(password.as_bytes(), hash.as_str()).is_ok())
         })
         .await??;
         Ok(real && matched)

@@ -12,8 +12,8 @@ use doorway_core::oidc::discovery::ProviderMetadata;
 use doorway_store::{PoolOptions, Store};
 use tokio::net::TcpListener;
 
-use crate::config::Config;
 use crate::background;
+use crate::config::Config;
 use crate::keys::{Keys, master_key};
 use crate::password::Passwords;
 use crate::state::{AppState, Inner, ScopeRegistry, now};
@@ -27,9 +27,8 @@ pub struct Application {
 /// Opens (creating and migrating) the database a configuration points at.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     if config.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!("creating the data directory {}", config.data_dir.display())
-        })?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     }
     Store::connect(&config.database_url, &PoolOptions::default())
         .await
@@ -49,12 +48,9 @@ pub fn redact_url(url: &str) -> String {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(config.listen).await.with_context(|| {
-            format!(
-                "listening on {} (is another server running there?)",
-                config.listen
-            )
-        })?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {} (is another server running there?)", config.listen))?;
         Self::build_on(config, listener).await
     }
 
@@ -120,11 +116,7 @@ impl Application {
 
 fn loopback_for(addr: SocketAddr) -> SocketAddr {
     if addr.ip().is_unspecified() {
-        let ip = if addr.is_ipv4() {
-            [127, 0, 0, 1].into()
-        } else {
-            std::net::Ipv6Addr::LOCALHOST.into()
-        };
+        let ip = if addr.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() };
         SocketAddr::new(ip, addr.port())
     } else {
         addr

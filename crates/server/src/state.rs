@@ -55,27 +55,13 @@ pub struct ScopeRegistry {
 impl ScopeRegistry {
     pub fn new(extra: &[ScopeDef]) -> Self {
         let builtin = [
-            (
-                Scope::OPENID,
-                "Sign you in and know who you are (your account's unique identifier)",
-            ),
-            (
-                Scope::PROFILE,
-                "Read your profile: username, display name, picture, website and organizations",
-            ),
+            (Scope::OPENID, "Sign you in and know who you are (your account's unique identifier)"),
+            (Scope::PROFILE, "Read your profile: username, display name, picture, website and organizations"),
             (Scope::EMAIL, "Read your email address"),
-            (
-                Scope::READ_BILLING,
-                "Know whether you have a payment method on file",
-            ),
+            (Scope::READ_BILLING, "Know whether you have a payment method on file"),
         ];
-        let mut entries: Vec<ScopeDef> = builtin
-            .iter()
-            .map(|(n, d)| ScopeDef {
-                name: (*n).to_owned(),
-                description: (*d).to_owned(),
-            })
-            .collect();
+        let mut entries: Vec<ScopeDef> =
+            builtin.iter().map(|(n, d)| ScopeDef { name: (*n).to_owned(), description: (*d).to_owned() }).collect();
         for def in extra {
             if let Some(existing) = entries.iter_mut().find(|e| e.name == def.name) {
                 existing.description.clone_from(&def.description);
@@ -83,10 +69,7 @@ impl ScopeRegistry {
                 entries.push(def.clone());
             }
         }
-        let set = entries
-            .iter()
-            .filter_map(|e| Scope::parse(&e.name).ok())
-            .collect();
+        let set = entries.iter().filter_map(|e| Scope::parse(&e.name).ok()).collect();
         Self { entries, set }
     }
 
@@ -99,10 +82,7 @@ impl ScopeRegistry {
     }
 
     pub fn describe<'a>(&'a self, scope: &'a str) -> &'a str {
-        self.entries
-            .iter()
-            .find(|e| e.name == scope)
-            .map_or(scope, |e| e.description.as_str())
+        self.entries.iter().find(|e| e.name == scope).map_or(scope, |e| e.description.as_str())
     }
 }
 

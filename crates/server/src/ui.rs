@@ -22,10 +22,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("profile.html", include_str!("../templates/profile.html")),
     ("logout.html", include_str!("../templates/logout.html")),
     ("demo.html", include_str!("../templates/demo.html")),
-    (
-        "demo_result.html",
-        include_str!("../templates/demo_result.html"),
-    ),
+    ("demo_result.html", include_str!("../templates/demo_result.html")),
 ];
 
 impl Ui {
@@ -59,25 +56,12 @@ static ERROR_ENV: OnceLock<Environment<'static>> = OnceLock::new();
 /// Renders the error page; never fails (falls back to plain text).
 pub fn render_error_page(title: &str, message: &str) -> String {
     let rendered = match ERROR_ENV.get() {
-        Some(env) => env
-            .get_template("error.html")
-            .and_then(|t| t.render(context! { title, message })),
-        None => Err(minijinja::Error::new(
-            minijinja::ErrorKind::InvalidOperation,
-            "no templates yet",
-        )),
+        Some(env) => env.get_template("error.html").and_then(|t| t.render(context! { title, message })),
+        None => Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, "no templates yet")),
     };
     rendered.unwrap_or_else(|err| {
         tracing::error!(error = %err, "the error page failed to render");
-        let escape = |s: &str| {
-            s.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        };
-        format!(
-            "<!doctype html><title>{0}</title><h1>{0}</h1><p>{1}</p>",
-            escape(title),
-            escape(message)
-        )
+        let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        format!("<!doctype html><title>{0}</title><h1>{0}</h1><p>{1}</p>", escape(title), escape(message))
     })
 }

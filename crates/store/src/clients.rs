@@ -190,7 +190,8 @@ impl Store {
 
     pub async fn list_clients(&self) -> Result<Vec<Client>> {
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created_at, client_id");
-        let rows: Vec<ClientRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await)?;
+        let rows: Vec<ClientRow> =
+            on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await)?;
         rows.into_iter().map(Client::try_from).collect()
     }
 

@@ -57,7 +57,9 @@ impl Store {
                 .execute(pool)
                 .await
         })?;
-        let sql = format!("INSERT INTO device_codes ({DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
+        let sql = format!(
+            "INSERT INTO device_codes ({DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        );
         let done = execute!(self, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(&code.device_code_hash)

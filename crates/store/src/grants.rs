@@ -313,7 +313,8 @@ impl Store {
                         Some(rotated) if now - rotated <= grace => (parent, false),
                         Some(_) => {
                             let family = parent.family_id.clone();
-                            let access = sqlx::query(REVOKE_FAMILY_ACCESS).bind(now).bind(&family).execute(&mut *tx).await?;
+                            let access =
+                                sqlx::query(REVOKE_FAMILY_ACCESS).bind(now).bind(&family).execute(&mut *tx).await?;
                             let refresh =
                                 sqlx::query(REVOKE_FAMILY_REFRESH).bind(now).bind(&family).execute(&mut *tx).await?;
                             tx.commit().await?;
@@ -383,8 +384,10 @@ impl Store {
 
     pub async fn find_access_token(&self, token_hash: &str) -> Result<Option<AccessToken>> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = $1");
-        let row: Option<TokenRow> =
-            on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(token_hash).fetch_optional(pool).await)?;
+        let row: Option<TokenRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await)?;
         row.map(|r| {
             Ok(AccessToken {
                 scope: scope_of(&r.scope, "token")?,
@@ -403,8 +406,10 @@ impl Store {
 
     pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>> {
         let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
-        let row: Option<RefreshRow> =
-            on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(token_hash).fetch_optional(pool).await)?;
+        let row: Option<RefreshRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await)?;
         row.map(RefreshToken::try_from).transpose()
     }
 
@@ -416,8 +421,10 @@ impl Store {
 
     /// Revokes every refresh and access token of a grant.
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<u64> {
-        let access = execute!(self, |pool| sqlx::query(REVOKE_FAMILY_ACCESS).bind(now).bind(family_id).execute(pool).await)?;
-        let refresh = execute!(self, |pool| sqlx::query(REVOKE_FAMILY_REFRESH).bind(now).bind(family_id).execute(pool).await)?;
+        let access =
+            execute!(self, |pool| sqlx::query(REVOKE_FAMILY_ACCESS).bind(now).bind(family_id).execute(pool).await)?;
+        let refresh =
+            execute!(self, |pool| sqlx::query(REVOKE_FAMILY_REFRESH).bind(now).bind(family_id).execute(pool).await)?;
         Ok(access + refresh)
     }
 

@@ -8,9 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 mod clients;
 mod device;
@@ -68,9 +66,7 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                Self::Unavailable(err)
-            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Self::Unavailable(err),
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 let message = db.message();
                 let what = ["username", "email", "client_id", "kid", "sub"]
@@ -101,10 +97,7 @@ pub struct PoolOptions {
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        Self {
-            max_connections: 8,
-            acquire_timeout: Duration::from_secs(5),
-        }
+        Self { max_connections: 8, acquire_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -124,9 +117,7 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
-            Store {
-                pool: Pool::Postgres(pool),
-            }
+            Store { pool: Pool::Postgres(pool) }
         } else {
             // WAL lets readers proceed during a write; NORMAL is durable across application
             // crashes in WAL mode and costs a fraction of FULL's fsyncs.
@@ -142,9 +133,7 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
-            Store {
-                pool: Pool::Sqlite(pool),
-            }
+            Store { pool: Pool::Sqlite(pool) }
         };
         store.migrate().await?;
         Ok(store)

@@ -22,11 +22,26 @@ const COLUMNS: &str =
     "id, client_id, uri, logout_token, status, attempts, next_attempt_at, last_error, created_at, delivered_at";
 
 impl Store {
-    pub async fn enqueue_logout(&self, id: &str, client_id: &str, uri: &str, logout_token: &str, now: i64) -> Result<()> {
+    pub async fn enqueue_logout(
+        &self,
+        id: &str,
+        client_id: &str,
+        uri: &str,
+        logout_token: &str,
+        now: i64,
+    ) -> Result<()> {
         let sql = "INSERT INTO logout_deliveries (id, client_id, uri, logout_token, status, attempts, next_attempt_at, \
                    created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6)";
         execute!(self, |pool| {
-            sqlx::query(sql).bind(id).bind(client_id).bind(uri).bind(logout_token).bind(now).bind(now).execute(pool).await
+            sqlx::query(sql)
+                .bind(id)
+                .bind(client_id)
+                .bind(uri)
+                .bind(logout_token)
+                .bind(now)
+                .bind(now)
+                .execute(pool)
+                .await
         })?;
         Ok(())
     }
@@ -45,7 +60,12 @@ impl Store {
         );
         for id in ids {
             let row: Option<LogoutDelivery> = on_pool!(self, |pool| {
-                sqlx::query_as(sqlx::AssertSqlSafe(claim.clone())).bind(now + lease).bind(&id).bind(now).fetch_optional(pool).await
+                sqlx::query_as(sqlx::AssertSqlSafe(claim.clone()))
+                    .bind(now + lease)
+                    .bind(&id)
+                    .bind(now)
+                    .fetch_optional(pool)
+                    .await
             })?;
             claimed.extend(row);
         }
@@ -74,8 +94,14 @@ impl Store {
     pub async fn list_logout_deliveries(&self, client_id: Option<&str>, limit: i64) -> Result<Vec<LogoutDelivery>> {
         let rows = match client_id {
             Some(id) => {
-                let sql = format!("SELECT {COLUMNS} FROM logout_deliveries WHERE client_id = $1 ORDER BY created_at DESC LIMIT $2");
-                on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).bind(limit).fetch_all(pool).await)?
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM logout_deliveries WHERE client_id = $1 ORDER BY created_at DESC LIMIT $2"
+                );
+                on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await)?
             }
             None => {
                 let sql = format!("SELECT {COLUMNS} FROM logout_deliveries ORDER BY created_at DESC LIMIT $1");

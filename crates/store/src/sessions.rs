@@ -44,8 +44,7 @@ pub struct Interaction {
 
 impl Interaction {
     pub fn params(&self) -> Result<Vec<(String, String)>> {
-        serde_json::from_str(&self.params)
-            .map_err(|e| StoreError::Corrupt(format!("interaction params: {e}")))
+        serde_json::from_str(&self.params).map_err(|e| StoreError::Corrupt(format!("interaction params: {e}")))
     }
 }
 
@@ -77,13 +76,19 @@ impl Store {
     }
 
     pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
-        execute!(self, |pool| sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(pool).await)?;
+        execute!(self, |pool| sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(pool)
+            .await)?;
         Ok(())
     }
 
     /// Ends every session of a user (password change, disable).
     pub async fn delete_user_sessions(&self, user_id: &str) -> Result<u64> {
-        Ok(execute!(self, |pool| sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(pool).await)?)
+        Ok(execute!(self, |pool| sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(pool)
+            .await)?)
     }
 
     /// Records that a session signed in to an app (for back-channel logout).
@@ -116,18 +121,11 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        let params =
-            serde_json::to_string(params).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let sql = "INSERT INTO interactions (id, client_id, params, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+        let params = serde_json::to_string(params).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sql =
+            "INSERT INTO interactions (id, client_id, params, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
         execute!(self, |pool| {
-            sqlx::query(sql)
-                .bind(id)
-                .bind(client_id)
-                .bind(&params)
-                .bind(now)
-                .bind(expires_at)
-                .execute(pool)
-                .await
+            sqlx::query(sql).bind(id).bind(client_id).bind(&params).bind(now).bind(expires_at).execute(pool).await
         })?;
         Ok(())
     }
@@ -135,59 +133,33 @@ impl Store {
     pub async fn find_interaction(&self, id: &str, now: i64) -> Result<Option<Interaction>> {
         let sql = "SELECT id, client_id, params, user_id, login_at, created_at, expires_at FROM interactions \
                    WHERE id = $1 AND expires_at > $2";
-        Ok(on_pool!(self, |pool| sqlx::query_as(sql)
-            .bind(id)
-            .bind(now)
-            .fetch_optional(pool)
-            .await)?)
+        Ok(on_pool!(self, |pool| sqlx::query_as(sql).bind(id).bind(now).fetch_optional(pool).await)?)
     }
 
     /// Records that `user_id` signed in for this interaction (satisfies prompt=login, max_age).
     pub async fn mark_interaction_login(&self, id: &str, user_id: &str, now: i64) -> Result<()> {
         let sql = "UPDATE interactions SET user_id = $1, login_at = $2 WHERE id = $3";
-        execute!(self, |pool| sqlx::query(sql)
-            .bind(user_id)
-            .bind(now)
-            .bind(id)
-            .execute(pool)
-            .await)?;
+        execute!(self, |pool| sqlx::query(sql).bind(user_id).bind(now).bind(id).execute(pool).await)?;
         Ok(())
     }
 
     /// Ends an interaction; true if this call ended it (so a double submit acts once).
     pub async fn delete_interaction(&self, id: &str) -> Result<bool> {
-        let done = execute!(self, |pool| sqlx::query(
-            "DELETE FROM interactions WHERE id = $1"
-        )
-        .bind(id)
-        .execute(pool)
-        .await)?;
+        let done =
+            execute!(self, |pool| sqlx::query("DELETE FROM interactions WHERE id = $1").bind(id).execute(pool).await)?;
         Ok(done == 1)
     }
 
     /// The scopes the user has approved for the app, if any.
     pub async fn find_consent(&self, user_id: &str, client_id: &str) -> Result<Option<ScopeSet>> {
         let sql = "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2";
-        let scope: Option<String> = on_pool!(self, |pool| sqlx::query_scalar(sql)
-            .bind(user_id)
-            .bind(client_id)
-            .fetch_optional(pool)
-            .await)?;
-        scope
-            .map(|s| {
-                ScopeSet::parse(&s).map_err(|e| StoreError::Corrupt(format!("consent scope: {e}")))
-            })
-            .transpose()
+        let scope: Option<String> =
+            on_pool!(self, |pool| sqlx::query_scalar(sql).bind(user_id).bind(client_id).fetch_optional(pool).await)?;
+        scope.map(|s| ScopeSet::parse(&s).map_err(|e| StoreError::Corrupt(format!("consent scope: {e}")))).transpose()
     }
 
     /// Remembers approval of `scopes`, adding to what was approved before.
-    pub async fn grant_consent(
-        &self,
-        user_id: &str,
-        client_id: &str,
-        scopes: &ScopeSet,
-        now: i64,
-    ) -> Result<()> {
+    pub async fn grant_consent(&self, user_id: &str, client_id: &str, scopes: &ScopeSet, now: i64) -> Result<()> {
         let merged = match self.find_consent(user_id, client_id).await? {
             Some(existing) => existing.union(scopes),
             None => scopes.clone(),
@@ -195,13 +167,7 @@ impl Store {
         let sql = "INSERT INTO consents (user_id, client_id, scope, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
                    ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, updated_at = excluded.updated_at";
         execute!(self, |pool| {
-            sqlx::query(sql)
-                .bind(user_id)
-                .bind(client_id)
-                .bind(merged.to_string())
-                .bind(now)
-                .execute(pool)
-                .await
+            sqlx::query(sql).bind(user_id).bind(client_id).bind(merged.to_string()).bind(now).execute(pool).await
         })?;
         Ok(())
     }
@@ -211,11 +177,7 @@ impl Store {
     /// Binds an interaction to the signed-in person who will answer its consent page.
     pub async fn mark_interaction_user(&self, id: &str, user_id: &str) -> Result<()> {
         execute!(self, |pool| {
-            sqlx::query("UPDATE interactions SET user_id = $1 WHERE id = $2")
-                .bind(user_id)
-                .bind(id)
-                .execute(pool)
-                .await
+            sqlx::query("UPDATE interactions SET user_id = $1 WHERE id = $2").bind(user_id).bind(id).execute(pool).await
         })?;
         Ok(())
     }

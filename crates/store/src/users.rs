@@ -91,26 +91,19 @@ impl Store {
                 .execute(pool)
                 .await
         })?;
-        self.find_user(&user.id)
-            .await?
-            .ok_or_else(|| crate::StoreError::Corrupt("user vanished after insert".into()))
+        self.find_user(&user.id).await?.ok_or_else(|| crate::StoreError::Corrupt("user vanished after insert".into()))
     }
 
     pub async fn find_user(&self, id: &str) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let row: Option<UserRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(pool)
-            .await)?;
+        let row: Option<UserRow> =
+            on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await)?;
         Ok(row.map(User::from))
     }
 
     /// Finds a user by username, ignoring case.
     pub async fn find_user_by_username(&self, username: &str) -> Result<Option<User>> {
-        Ok(self
-            .find_user_with_password(username)
-            .await?
-            .map(|(user, _)| user))
+        Ok(self.find_user_with_password(username).await?.map(|(user, _)| user))
     }
 
     /// The user and their password hash, for sign-in.
@@ -121,45 +114,28 @@ impl Store {
             user: UserRow,
             password_hash: String,
         }
-        let sql = format!(
-            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username_canonical = $1"
-        );
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username_canonical = $1");
         let row: Option<Row> = on_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(username.to_ascii_lowercase())
-                .fetch_optional(pool)
-                .await
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(username.to_ascii_lowercase()).fetch_optional(pool).await
         })?;
         Ok(row.map(|r| (User::from(r.user), r.password_hash)))
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY created_at, username");
-        let rows: Vec<UserRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .fetch_all(pool)
-            .await)?;
+        let rows: Vec<UserRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await)?;
         Ok(rows.into_iter().map(User::from).collect())
     }
 
     pub async fn set_password(&self, user_id: &str, password_hash: &str, now: i64) -> Result<bool> {
         let sql = "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3";
         let done = execute!(self, |pool| {
-            sqlx::query(sql)
-                .bind(password_hash)
-                .bind(now)
-                .bind(user_id)
-                .execute(pool)
-                .await
+            sqlx::query(sql).bind(password_hash).bind(now).bind(user_id).execute(pool).await
         })?;
         Ok(done == 1)
     }
 
-    pub async fn update_profile(
-        &self,
-        user_id: &str,
-        update: &ProfileUpdate,
-        now: i64,
-    ) -> Result<bool> {
+    pub async fn update_profile(&self, user_id: &str, update: &ProfileUpdate, now: i64) -> Result<bool> {
         let sql = "UPDATE users SET name = $1, avatar_url = $2, website = $3, updated_at = $4 WHERE id = $5";
         let done = execute!(self, |pool| {
             sqlx::query(sql)

@@ -33,12 +33,7 @@ pub enum SigningAlg {
 }
 
 impl SigningAlg {
-    pub const ALL: [SigningAlg; 4] = [
-        SigningAlg::Rs256,
-        SigningAlg::Ps256,
-        SigningAlg::Es256,
-        SigningAlg::EdDsa,
-    ];
+    pub const ALL: [SigningAlg; 4] = [SigningAlg::Rs256, SigningAlg::Ps256, SigningAlg::Es256, SigningAlg::EdDsa];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -50,10 +45,7 @@ impl SigningAlg {
     }
 
     pub fn parse(raw: &str) -> Result<Self, KeyError> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.as_str() == raw)
-            .ok_or_else(|| KeyError::Unsupported(raw.to_owned()))
+        Self::ALL.into_iter().find(|a| a.as_str() == raw).ok_or_else(|| KeyError::Unsupported(raw.to_owned()))
     }
 
     fn jwt(self) -> Algorithm {
@@ -76,10 +68,7 @@ pub struct SigningKey {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .finish_non_exhaustive()
+        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
     }
 }
 
@@ -99,26 +88,17 @@ impl SigningKey {
     pub fn generate_pkcs8(alg: SigningAlg) -> Result<Vec<u8>, KeyError> {
         let der = match alg {
             SigningAlg::Rs256 | SigningAlg::Ps256 => {
-                let pair = aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048)
-                    .map_err(|_| KeyError::Generate)?;
-                let der: aws_lc_rs::encoding::Pkcs8V1Der<'static> =
-                    pair.as_der().map_err(|_| KeyError::Generate)?;
+                let pair = aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Generate)?;
+                let der: aws_lc_rs::encoding::Pkcs8V1Der<'static> = pair.as_der().map_err(|_| KeyError::Generate)?;
                 der.as_ref().to_vec()
             }
             SigningAlg::Es256 => {
-                let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
-                    .map_err(|_| KeyError::Generate)?;
-                pair.to_pkcs8v1()
-                    .map_err(|_| KeyError::Generate)?
-                    .as_ref()
-                    .to_vec()
+                let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(|_| KeyError::Generate)?;
+                pair.to_pkcs8v1().map_err(|_| KeyError::Generate)?.as_ref().to_vec()
             }
             SigningAlg::EdDsa => {
                 let pair = Ed25519KeyPair::generate().map_err(|_| KeyError::Generate)?;
-                pair.to_pkcs8v1()
-                    .map_err(|_| KeyError::Generate)?
-                    .as_ref()
-                    .to_vec()
+                pair.to_pkcs8v1().map_err(|_| KeyError::Generate)?.as_ref().to_vec()
             }
         };
         Ok(der)
@@ -139,12 +119,7 @@ impl SigningKey {
         let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(parse)?;
         jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-        Ok(Self {
-            kid,
-            alg,
-            encoding,
-            jwk,
-        })
+        Ok(Self { kid, alg, encoding, jwk })
     }
 
     pub fn kid(&self) -> &str {
@@ -164,8 +139,7 @@ impl SigningKey {
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
         let mut header = Header::new(self.alg.jwt());
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
-            .map_err(|e| KeyError::Sign(e.to_string()))
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| KeyError::Sign(e.to_string()))
     }
 }
 
@@ -179,27 +153,21 @@ mod tests {
         for alg in SigningAlg::ALL {
             let der = SigningKey::generate_pkcs8(alg).unwrap();
             let key = SigningKey::from_pkcs8(alg, &der).unwrap();
-            let token = key
-                .sign(&serde_json::json!({"sub": "x", "aud": "c", "exp": 4_000_000_000u64}))
-                .unwrap();
+            let token = key.sign(&serde_json::json!({"sub": "x", "aud": "c", "exp": 4_000_000_000u64})).unwrap();
             let header = jsonwebtoken::decode_header(&token).unwrap();
             assert_eq!(header.kid.as_deref(), Some(key.kid()));
             let decoding = DecodingKey::from_jwk(key.public_jwk()).unwrap();
             let mut validation = Validation::new(alg.jwt());
             validation.set_audience(&["c"]);
-            let data =
-                jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation).unwrap();
+            let data = jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation).unwrap();
             assert_eq!(data.claims["sub"], "x");
         }
     }
 
     #[test]
     fn public_jwk_carries_no_private_material() {
-        let key = SigningKey::from_pkcs8(
-            SigningAlg::Rs256,
-            &SigningKey::generate_pkcs8(SigningAlg::Rs256).unwrap(),
-        )
-        .unwrap();
+        let key =
+            SigningKey::from_pkcs8(SigningAlg::Rs256, &SigningKey::generate_pkcs8(SigningAlg::Rs256).unwrap()).unwrap();
         let json = serde_json::to_value(key.public_jwk()).unwrap();
         for private in ["d", "p", "q", "dp", "dq", "qi"] {
             assert!(json.get(private).is_none(), "JWK leaks {private}");
@@ -210,16 +178,10 @@ mod tests {
 
     #[test]
     fn two_generated_keys_have_distinct_kids() {
-        let a = SigningKey::from_pkcs8(
-            SigningAlg::Es256,
-            &SigningKey::generate_pkcs8(SigningAlg::Es256).unwrap(),
-        )
-        .unwrap();
-        let b = SigningKey::from_pkcs8(
-            SigningAlg::Es256,
-            &SigningKey::generate_pkcs8(SigningAlg::Es256).unwrap(),
-        )
-        .unwrap();
+        let a =
+            SigningKey::from_pkcs8(SigningAlg::Es256, &SigningKey::generate_pkcs8(SigningAlg::Es256).unwrap()).unwrap();
+        let b =
+            SigningKey::from_pkcs8(SigningAlg::Es256, &SigningKey::generate_pkcs8(SigningAlg::Es256).unwrap()).unwrap();
         assert_ne!(a.kid(), b.kid());
     }
 }

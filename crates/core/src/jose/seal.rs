@@ -73,10 +73,8 @@ impl MasterKey {
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::Open)?;
         let mut buffer = ciphertext.to_vec();
-        let plain = self
-            .aead
-            .open_in_place(nonce, Aad::from(label.as_bytes()), &mut buffer)
-            .map_err(|_| SealError::Open)?;
+        let plain =
+            self.aead.open_in_place(nonce, Aad::from(label.as_bytes()), &mut buffer).map_err(|_| SealError::Open)?;
         Ok(plain.to_vec())
     }
 }

@@ -53,17 +53,13 @@ impl Prompt {
                 "login" | "select_account" => prompt.login = true,
                 "consent" => prompt.consent = true,
                 other => {
-                    return Err(OAuthError::invalid_request(format!(
-                        "unsupported prompt value '{other}'"
-                    )));
+                    return Err(OAuthError::invalid_request(format!("unsupported prompt value '{other}'")));
                 }
             }
         }
         // OIDC Core §3.1.2.1: none with any other value is an error.
         if prompt.none && count > 1 {
-            return Err(OAuthError::invalid_request(
-                "prompt=none cannot be combined with other values",
-            ));
+            return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
         }
         Ok(prompt)
     }
@@ -100,10 +96,8 @@ pub struct RedirectError {
 impl RedirectError {
     /// The `Location` for this error: `error`, `error_description`, `state`, `iss`.
     pub fn location(&self, issuer: &str) -> String {
-        let mut params = vec![
-            ("error", self.error.code.as_str()),
-            ("error_description", self.error.description.as_str()),
-        ];
+        let mut params =
+            vec![("error", self.error.code.as_str()), ("error_description", self.error.description.as_str())];
         if let Some(state) = &self.state {
             params.push(("state", state));
         }
@@ -114,9 +108,7 @@ impl RedirectError {
 
 /// Step 1: the client id, before anything else. Errors here are shown, never redirected.
 pub fn client_id(params: &Params) -> Result<&str, OAuthError> {
-    params
-        .get("client_id")?
-        .ok_or_else(|| OAuthError::invalid_request("client_id is missing"))
+    params.get("client_id")?.ok_or_else(|| OAuthError::invalid_request("client_id is missing"))
 }
 
 /// Step 2: the redirect URI against the app's registration. Errors here are shown, never
@@ -125,20 +117,11 @@ pub fn verify_redirect(params: &Params, client: &Client) -> Result<VerifiedRedir
     let presented = params.get("redirect_uri")?;
     // OIDC Core §3.1.2.1: redirect_uri is REQUIRED in OpenID requests. Looking at the raw
     // scope is enough here; it is fully validated in step 3.
-    let openid = params
-        .get("scope")
-        .ok()
-        .flatten()
-        .is_some_and(|s| s.split(' ').any(|v| v == Scope::OPENID));
+    let openid = params.get("scope").ok().flatten().is_some_and(|s| s.split(' ').any(|v| v == Scope::OPENID));
     if presented.is_none() && openid {
-        return Err(OAuthError::invalid_request(
-            "redirect_uri is required in OpenID Connect requests",
-        ));
+        return Err(OAuthError::invalid_request("redirect_uri is required in OpenID Connect requests"));
     }
-    client
-        .redirect_policy
-        .verify(&client.redirect_uris, presented)
-        .map_err(OAuthError::invalid_request)
+    client.redirect_policy.verify(&client.redirect_uris, presented).map_err(OAuthError::invalid_request)
 }
 
 /// Step 3: everything else. From here on, errors travel back to the verified redirect.
@@ -150,13 +133,7 @@ pub fn validate(
 ) -> Result<AuthorizationRequest, Box<RedirectError>> {
     // A duplicated state cannot be echoed faithfully: then none is echoed.
     let state = params.get("state").ok().flatten().map(str::to_owned);
-    let fail = |error: OAuthError| {
-        Box::new(RedirectError {
-            redirect: redirect.clone(),
-            state: state.clone(),
-            error,
-        })
-    };
+    let fail = |error: OAuthError| Box::new(RedirectError { redirect: redirect.clone(), state: state.clone(), error });
 
     if let Some(err) = params.first_duplicate(KNOWN) {
         return Err(fail(err));
@@ -166,23 +143,15 @@ pub fn validate(
     }
     // OIDC Core §6: request objects are not supported, and say so with the dedicated codes.
     if params.has("request") {
-        return Err(fail(OAuthError::new(
-            ErrorCode::RequestNotSupported,
-            "request objects are not supported",
-        )));
+        return Err(fail(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported")));
     }
     if params.has("request_uri") {
-        return Err(fail(OAuthError::new(
-            ErrorCode::RequestUriNotSupported,
-            "request_uri is not supported",
-        )));
+        return Err(fail(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported")));
     }
     // RFC 6749 §4.1.1 / §4.1.2.1: only the code flow.
     match params.get("response_type").map_err(&fail)? {
         None => {
-            return Err(fail(OAuthError::invalid_request(
-                "response_type is missing",
-            )));
+            return Err(fail(OAuthError::invalid_request("response_type is missing")));
         }
         Some("code") => {}
         Some(_) => {
@@ -195,9 +164,7 @@ pub fn validate(
     match params.get("response_mode").map_err(&fail)? {
         None | Some("query") => {}
         Some(_) => {
-            return Err(fail(OAuthError::invalid_request(
-                "only response_mode=query is supported",
-            )));
+            return Err(fail(OAuthError::invalid_request("only response_mode=query is supported")));
         }
     }
     // RFC 6749 §3.3: unknown scopes, and scopes the app was not registered for, are refused.
@@ -209,42 +176,32 @@ pub fn validate(
         return Err(fail(OAuthError::invalid_scope("scope is missing")));
     }
     if let Some(unknown) = scopes.missing_from(known_scopes).next() {
-        return Err(fail(OAuthError::invalid_scope(format!(
-            "unknown scope '{unknown}'"
-        ))));
+        return Err(fail(OAuthError::invalid_scope(format!("unknown scope '{unknown}'"))));
     }
     if let Some(not_allowed) = scopes.missing_from(&client.scopes).next() {
-        return Err(fail(OAuthError::invalid_scope(format!(
-            "this app is not allowed the scope '{not_allowed}'"
-        ))));
+        return Err(fail(OAuthError::invalid_scope(format!("this app is not allowed the scope '{not_allowed}'"))));
     }
     // RFC 7636 §4.3, §4.4.1: S256 only; a challenge without a method would mean plain.
     let method = params.get("code_challenge_method").map_err(&fail)?;
     let code_challenge = match (params.get("code_challenge").map_err(&fail)?, method) {
         (None, None) => None,
         (None, Some(_)) => {
-            return Err(fail(OAuthError::invalid_request(
-                "code_challenge_method without code_challenge",
-            )));
+            return Err(fail(OAuthError::invalid_request("code_challenge_method without code_challenge")));
         }
         (Some(_), None) | (Some(_), Some("plain")) => {
             return Err(fail(OAuthError::invalid_request(
                 "code_challenge_method must be S256; plain is not supported",
             )));
         }
-        (Some(challenge), Some("S256")) => Some(
-            CodeChallenge::parse(challenge).map_err(|e| fail(OAuthError::invalid_request(e)))?,
-        ),
+        (Some(challenge), Some("S256")) => {
+            Some(CodeChallenge::parse(challenge).map_err(|e| fail(OAuthError::invalid_request(e)))?)
+        }
         (Some(_), Some(_)) => {
-            return Err(fail(OAuthError::invalid_request(
-                "unsupported code_challenge_method; use S256",
-            )));
+            return Err(fail(OAuthError::invalid_request("unsupported code_challenge_method; use S256")));
         }
     };
     if code_challenge.is_none() && client.pkce_required() {
-        return Err(fail(OAuthError::invalid_request(
-            "this app must use PKCE: send code_challenge with S256",
-        )));
+        return Err(fail(OAuthError::invalid_request("this app must use PKCE: send code_challenge with S256")));
     }
     let nonce = params.get("nonce").map_err(&fail)?.map(str::to_owned);
     if nonce.as_ref().is_some_and(|n| n.len() > MAX_OPAQUE_LEN) {
@@ -253,16 +210,13 @@ pub fn validate(
     let prompt = Prompt::parse(params.get("prompt").map_err(&fail)?).map_err(&fail)?;
     let max_age = match params.get("max_age").map_err(&fail)? {
         None => None,
-        Some(raw) => Some(raw.parse::<u32>().map(i64::from).map_err(|_| {
-            fail(OAuthError::invalid_request(
-                "max_age must be a non-negative integer",
-            ))
-        })?),
+        Some(raw) => Some(
+            raw.parse::<u32>()
+                .map(i64::from)
+                .map_err(|_| fail(OAuthError::invalid_request("max_age must be a non-negative integer")))?,
+        ),
     };
-    let login_hint = params
-        .get("login_hint")
-        .map_err(&fail)?
-        .map(|h| h.chars().take(256).collect());
+    let login_hint = params.get("login_hint").map_err(&fail)?.map(|h| h.chars().take(256).collect());
 
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),
@@ -296,35 +250,22 @@ pub enum Next {
 }
 
 /// Decides between login, consent and issuing a code (OIDC Core §3.1.2.3, §3.1.2.4).
-pub fn decide(
-    request: &AuthorizationRequest,
-    session: Option<SessionState>,
-    consent_covers: bool,
-    now: i64,
-) -> Next {
+pub fn decide(request: &AuthorizationRequest, session: Option<SessionState>, consent_covers: bool, now: i64) -> Next {
     let needs_login = match session {
         None => true,
         Some(s) if s.fresh_login => false,
-        Some(s) => {
-            request.prompt.login || request.max_age.is_some_and(|max| now - s.auth_time > max)
-        }
+        Some(s) => request.prompt.login || request.max_age.is_some_and(|max| now - s.auth_time > max),
     };
     if needs_login {
         return if request.prompt.none {
-            Next::Fail(OAuthError::new(
-                ErrorCode::LoginRequired,
-                "the user is not signed in",
-            ))
+            Next::Fail(OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in"))
         } else {
             Next::Login
         };
     }
     if request.prompt.consent || !consent_covers {
         return if request.prompt.none {
-            Next::Fail(OAuthError::new(
-                ErrorCode::ConsentRequired,
-                "the user has not approved this app",
-            ))
+            Next::Fail(OAuthError::new(ErrorCode::ConsentRequired, "the user has not approved this app"))
         } else {
             Next::Consent
         };

@@ -18,7 +18,8 @@ pub fn generate_user_code() -> String {
 pub fn normalize_user_code(typed: &str) -> Option<String> {
     let chars: String =
         typed.chars().filter(|c| !c.is_whitespace() && *c != '-').map(|c| c.to_ascii_uppercase()).collect();
-    (chars.len() == 8 && chars.bytes().all(|b| ALPHABET.contains(&b))).then(|| format!("{}-{}", &chars[..4], &chars[4..]))
+    (chars.len() == 8 && chars.bytes().all(|b| ALPHABET.contains(&b)))
+        .then(|| format!("{}-{}", &chars[..4], &chars[4..]))
 }
 
 /// The answer to one poll of the token endpoint (RFC 8628 §3.5).

@@ -4,6 +4,6 @@
 pub mod authorize;
 pub mod device;
 pub mod grant;
-pub mod refresh;
 pub mod params;
+pub mod refresh;
 pub mod token;

@@ -18,16 +18,10 @@ impl Params {
 
     /// The single value of `name`; empty values count as absent (RFC 6749 §3.1).
     pub fn get(&self, name: &str) -> Result<Option<&str>, OAuthError> {
-        let mut values = self
-            .0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str());
+        let mut values = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let first = values.next();
         if values.next().is_some() {
-            return Err(OAuthError::invalid_request(format!(
-                "{name} was sent more than once"
-            )));
+            return Err(OAuthError::invalid_request(format!("{name} was sent more than once")));
         }
         Ok(first.filter(|v| !v.is_empty()))
     }

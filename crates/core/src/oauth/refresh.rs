@@ -63,7 +63,9 @@ impl RotationKey {
 
 /// RFC 6749 §6: a requested scope must not exceed the grant; absent means the whole grant.
 pub fn narrowed_scope(granted: &ScopeSet, requested: Option<&str>) -> Result<ScopeSet, OAuthError> {
-    let Some(raw) = requested else { return Ok(granted.clone()) };
+    let Some(raw) = requested else {
+        return Ok(granted.clone());
+    };
     let requested = ScopeSet::parse(raw).map_err(OAuthError::invalid_scope)?;
     if requested.is_empty() {
         return Ok(granted.clone());

@@ -12,16 +12,8 @@ use crate::secrets::verify_secret;
 use crate::types::{CodeChallenge, CodeVerifier};
 
 /// Parameters Doorway reads at the token endpoint; a duplicate of any is an error.
-const KNOWN: &[&str] = &[
-    "grant_type",
-    "code",
-    "redirect_uri",
-    "code_verifier",
-    "client_id",
-    "client_secret",
-    "refresh_token",
-    "scope",
-];
+const KNOWN: &[&str] =
+    &["grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret", "refresh_token", "scope"];
 
 /// The client authentication a request carries.
 #[derive(Clone, PartialEq, Eq)]
@@ -68,10 +60,7 @@ fn form_decode(part: &str) -> Result<String, OAuthError> {
 
 /// Reads the client credentials from the `Authorization` header and the body. A request may
 /// use one method only (RFC 6749 §2.3).
-pub fn client_credentials(
-    authorization: Option<&str>,
-    params: &Params,
-) -> Result<ClientCredentials, OAuthError> {
+pub fn client_credentials(authorization: Option<&str>, params: &Params) -> Result<ClientCredentials, OAuthError> {
     if let Some(err) = params.first_duplicate(KNOWN) {
         return Err(err);
     }
@@ -81,41 +70,27 @@ pub fn client_credentials(
         let header = header.trim();
         let (scheme, value) = header.split_once(' ').unwrap_or((header, ""));
         if !scheme.eq_ignore_ascii_case("basic") {
-            return Err(OAuthError::invalid_client(
-                "only HTTP Basic client authentication is supported",
-            ));
+            return Err(OAuthError::invalid_client("only HTTP Basic client authentication is supported"));
         }
         let decoded = Base64::decode_vec(value.trim())
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
-        let (id, secret) = decoded
-            .split_once(':')
-            .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
+        let (id, secret) =
+            decoded.split_once(':').ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
         let (client_id, secret) = (form_decode(id)?, form_decode(secret)?);
         if body_secret.is_some() {
-            return Err(OAuthError::invalid_request(
-                "use one client authentication method, not two",
-            ));
+            return Err(OAuthError::invalid_request("use one client authentication method, not two"));
         }
         if body_id.is_some_and(|id| id != client_id) {
-            return Err(OAuthError::invalid_request(
-                "client_id in the body differs from the Basic credentials",
-            ));
+            return Err(OAuthError::invalid_request("client_id in the body differs from the Basic credentials"));
         }
         return Ok(ClientCredentials::Basic { client_id, secret });
     }
     match (body_id, body_secret) {
-        (Some(id), Some(secret)) => Ok(ClientCredentials::Post {
-            client_id: id.to_owned(),
-            secret: secret.to_owned(),
-        }),
-        (None, Some(_)) => Err(OAuthError::invalid_request(
-            "client_secret without client_id",
-        )),
-        (id, None) => Ok(ClientCredentials::None {
-            client_id: id.map(str::to_owned),
-        }),
+        (Some(id), Some(secret)) => Ok(ClientCredentials::Post { client_id: id.to_owned(), secret: secret.to_owned() }),
+        (None, Some(_)) => Err(OAuthError::invalid_request("client_secret without client_id")),
+        (id, None) => Ok(ClientCredentials::None { client_id: id.map(str::to_owned) }),
     }
 }
 
@@ -124,42 +99,30 @@ pub fn client_credentials(
 pub fn authenticate(credentials: &ClientCredentials, client: &Client) -> Result<(), OAuthError> {
     let failed = || OAuthError::invalid_client("client authentication failed");
     match (credentials, &client.secret_hash) {
-        (
-            ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. },
-            Some(hash),
-        ) if !client.is_public() && verify_secret(secret, hash) => Ok(()),
+        (ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. }, Some(hash))
+            if !client.is_public() && verify_secret(secret, hash) =>
+        {
+            Ok(())
+        }
         (ClientCredentials::None { .. }, _) if client.is_public() => Ok(()),
         _ => Err(failed()),
     }
 }
 
 /// RFC 6749 §4.1.3 and RFC 7636 §4.6: the checks a consumed code must pass.
-pub fn check_code(
-    code: &AuthorizationCode,
-    client: &Client,
-    params: &Params,
-    now: i64,
-) -> Result<(), OAuthError> {
+pub fn check_code(code: &AuthorizationCode, client: &Client, params: &Params, now: i64) -> Result<(), OAuthError> {
     if now >= code.expires_at {
-        return Err(OAuthError::invalid_grant(
-            "the authorization code has expired",
-        ));
+        return Err(OAuthError::invalid_grant("the authorization code has expired"));
     }
     if code.client_id != client.client_id {
-        return Err(OAuthError::invalid_grant(
-            "the authorization code was issued to another client",
-        ));
+        return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
     }
     match (code.redirect_uri_sent, params.get("redirect_uri")?) {
         (true, None) => {
-            return Err(OAuthError::invalid_grant(
-                "redirect_uri is required: it was sent at authorization",
-            ));
+            return Err(OAuthError::invalid_grant("redirect_uri is required: it was sent at authorization"));
         }
         (_, Some(sent)) if sent != code.redirect_uri => {
-            return Err(OAuthError::invalid_grant(
-                "redirect_uri differs from the one sent at authorization",
-            ));
+            return Err(OAuthError::invalid_grant("redirect_uri differs from the one sent at authorization"));
         }
         _ => {}
     }
@@ -167,20 +130,17 @@ pub fn check_code(
     match (&code.code_challenge, verifier) {
         (None, None) => Ok(()),
         // A verifier with no challenge on record is a downgrade attempt (RFC 9700 §2.1.1).
-        (None, Some(_)) => Err(OAuthError::invalid_grant(
-            "code_verifier sent, but no code_challenge was sent at authorization",
-        )),
+        (None, Some(_)) => {
+            Err(OAuthError::invalid_grant("code_verifier sent, but no code_challenge was sent at authorization"))
+        }
         (Some(_), None) => Err(OAuthError::invalid_grant("code_verifier is required")),
         (Some(challenge), Some(verifier)) => {
             let verifier = CodeVerifier::parse(verifier).map_err(OAuthError::invalid_grant)?;
-            let challenge =
-                CodeChallenge::parse(challenge).map_err(|_| OAuthError::server_error())?;
+            let challenge = CodeChallenge::parse(challenge).map_err(|_| OAuthError::server_error())?;
             if challenge.is_satisfied_by(&verifier) {
                 Ok(())
             } else {
-                Err(OAuthError::invalid_grant(
-                    "code_verifier does not match the code_challenge",
-                ))
+                Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"))
             }
         }
     }

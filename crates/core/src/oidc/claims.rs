@@ -31,31 +31,16 @@ pub const SUPPORTED: &[&str] = &[
 
 /// The user's claims for `scopes`, `sub` always included. `picture_fallback` is the generated
 /// avatar served by Doorway, used when the user set none.
-pub fn user_claims(
-    user: &User,
-    scopes: &ScopeSet,
-    issuer: &str,
-    picture_fallback: &str,
-) -> Map<String, Value> {
+pub fn user_claims(user: &User, scopes: &ScopeSet, issuer: &str, picture_fallback: &str) -> Map<String, Value> {
     let mut claims = Map::new();
     claims.insert("sub".into(), json!(user.sub));
     if scopes.contains(Scope::PROFILE) {
         claims.insert("name".into(), json!(user.display_name()));
         claims.insert("preferred_username".into(), json!(user.username));
-        claims.insert(
-            "profile".into(),
-            json!(format!("{issuer}/{}", user.username)),
-        );
-        let picture = user
-            .avatar_url
-            .as_deref()
-            .filter(|u| !u.is_empty())
-            .unwrap_or(picture_fallback);
+        claims.insert("profile".into(), json!(format!("{issuer}/{}", user.username)));
+        let picture = user.avatar_url.as_deref().filter(|u| !u.is_empty()).unwrap_or(picture_fallback);
         claims.insert("picture".into(), json!(picture));
-        claims.insert(
-            "website".into(),
-            json!(user.website.as_deref().unwrap_or("")),
-        );
+        claims.insert("website".into(), json!(user.website.as_deref().unwrap_or("")));
         claims.insert("isPro".into(), json!(user.is_pro));
         // Organizations arrive with their own issue; the claim is already the right shape.
         claims.insert("orgs".into(), json!([]));
@@ -94,12 +79,7 @@ mod tests {
 
     #[test]
     fn openid_alone_releases_only_sub() {
-        let claims = user_claims(
-            &alice(),
-            &ScopeSet::parse("openid").unwrap(),
-            "https://id.example",
-            "x",
-        );
+        let claims = user_claims(&alice(), &ScopeSet::parse("openid").unwrap(), "https://id.example", "x");
         assert_eq!(claims.keys().collect::<Vec<_>>(), vec!["sub"]);
     }
 
@@ -124,12 +104,8 @@ mod tests {
 
     #[test]
     fn email_and_billing_scopes_release_their_claims() {
-        let claims = user_claims(
-            &alice(),
-            &ScopeSet::parse("openid email read-billing").unwrap(),
-            "https://id.example",
-            "x",
-        );
+        let claims =
+            user_claims(&alice(), &ScopeSet::parse("openid email read-billing").unwrap(), "https://id.example", "x");
         assert_eq!(claims["email"], "alice@example.com");
         assert_eq!(claims["email_verified"], false);
         assert_eq!(claims["canPay"], false);

@@ -63,11 +63,7 @@ impl ProviderMetadata {
             ],
             subject_types_supported: ["public"],
             id_token_signing_alg_values_supported: algs,
-            token_endpoint_auth_methods_supported: [
-                "client_secret_basic",
-                "client_secret_post",
-                "none",
-            ],
+            token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
             revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
             introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
             code_challenge_methods_supported: ["S256"],

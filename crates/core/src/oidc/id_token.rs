@@ -56,13 +56,7 @@ mod tests {
     #[test]
     fn at_hash_matches_the_oidc_core_example() {
         // OIDC Core, Appendix A.3 (RS256): the access token and its at_hash.
-        assert_eq!(
-            at_hash(
-                "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y",
-                SigningAlg::Rs256
-            ),
-            "77QmUPtjPfzWtF2AnpK9RQ"
-        );
+        assert_eq!(at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y", SigningAlg::Rs256), "77QmUPtjPfzWtF2AnpK9RQ");
     }
 
     #[test]

@@ -48,10 +48,7 @@ impl Username {
         if !(Self::MIN..=Self::MAX).contains(&len) {
             return Err("a username is 2 to 42 characters long");
         }
-        if !raw
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
+        if !raw.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
             return Err("a username may only contain letters, digits, '-', '_' and '.'");
         }
         // Profiles live at `/<username>`: a leading `.`, `-` or `_` allows `..` and `.well-known`.

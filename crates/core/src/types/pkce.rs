@@ -19,9 +19,7 @@ impl CodeChallenge {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         // RFC 7636 §4.2: S256 yields 32 bytes, 43 base64url characters without padding.
         if raw.len() != 43 || Base64UrlUnpadded::decode_vec(raw).is_err() {
-            return Err(
-                "code_challenge must be the 43-character base64url SHA-256 of the verifier",
-            );
+            return Err("code_challenge must be the 43-character base64url SHA-256 of the verifier");
         }
         Ok(Self(raw.to_owned()))
     }
@@ -32,17 +30,14 @@ impl CodeChallenge {
 
     /// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) == challenge, compared in constant time.
     pub fn is_satisfied_by(&self, verifier: &CodeVerifier) -> bool {
-        let computed = Base64UrlUnpadded::encode_string(
-            digest::digest(&digest::SHA256, verifier.0.as_bytes()).as_ref(),
-        );
+        let computed =
+            Base64UrlUnpadded::encode_string(digest::digest(&digest::SHA256, verifier.0.as_bytes()).as_ref());
         computed.as_bytes().ct_eq(self.0.as_bytes()).into()
     }
 
     /// The challenge for a verifier, as a client computes it.
     pub fn for_verifier(verifier: &CodeVerifier) -> Self {
-        Self(Base64UrlUnpadded::encode_string(
-            digest::digest(&digest::SHA256, verifier.0.as_bytes()).as_ref(),
-        ))
+        Self(Base64UrlUnpadded::encode_string(digest::digest(&digest::SHA256, verifier.0.as_bytes()).as_ref()))
     }
 }
 

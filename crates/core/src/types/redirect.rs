@@ -18,9 +18,7 @@ pub enum RedirectUriError {
     TooLong,
     #[error("the redirect URI contains spaces, control characters or backslashes")]
     BadCharacters,
-    #[error(
-        "the redirect URI must use https (http is allowed only for 127.0.0.1, [::1] and localhost)"
-    )]
+    #[error("the redirect URI must use https (http is allowed only for 127.0.0.1, [::1] and localhost)")]
     Scheme,
     #[error("the redirect URI must not contain a fragment (#)")]
     Fragment,
@@ -50,10 +48,7 @@ impl RedirectUri {
         if raw.len() > Self::MAX_LEN {
             return Err(RedirectUriError::TooLong);
         }
-        if raw
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
-        {
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\') {
             return Err(RedirectUriError::BadCharacters);
         }
         if raw.contains('#') {
@@ -91,21 +86,12 @@ impl RedirectUri {
         if url.scheme() == "http" && !is_loopback(&host) {
             return Err(RedirectUriError::Scheme);
         }
-        let path = rest[authority.len()..]
-            .split('?')
-            .next()
-            .unwrap_or_default();
+        let path = rest[authority.len()..].split('?').next().unwrap_or_default();
         let lowered = path.to_ascii_lowercase().replace("%2e", ".");
-        if lowered
-            .split('/')
-            .any(|segment| segment == "." || segment == "..")
-        {
+        if lowered.split('/').any(|segment| segment == "." || segment == "..") {
             return Err(RedirectUriError::DotSegment);
         }
-        Ok(Self {
-            raw: raw.to_owned(),
-            url,
-        })
+        Ok(Self { raw: raw.to_owned(), url })
     }
 
     pub fn as_str(&self) -> &str {
@@ -120,9 +106,7 @@ impl RedirectUri {
     /// prefix is `http://host` and rest is everything after the port.
     fn split_loopback(raw: &str) -> Option<(&str, &str)> {
         let after_scheme = raw.strip_prefix("http://")?;
-        let host = LOOPBACK_HOSTS
-            .iter()
-            .find(|h| after_scheme.starts_with(**h))?;
+        let host = LOOPBACK_HOSTS.iter().find(|h| after_scheme.starts_with(**h))?;
         let prefix_len = "http://".len() + host.len();
         let (prefix, mut rest) = raw.split_at(prefix_len);
         if let Some(after_colon) = rest.strip_prefix(':') {
@@ -147,10 +131,7 @@ impl RedirectUri {
         if !self.is_http_loopback() {
             return false;
         }
-        match (
-            Self::split_loopback(&self.raw),
-            Self::split_loopback(presented),
-        ) {
+        match (Self::split_loopback(&self.raw), Self::split_loopback(presented)) {
             (Some(registered), Some(candidate)) => registered == candidate,
             _ => false,
         }
@@ -163,8 +144,7 @@ impl RedirectUri {
         if self.url.scheme() != presented.url.scheme() || self.url.host() != presented.url.host() {
             return false;
         }
-        self.is_http_loopback()
-            || self.url.port_or_known_default() == presented.url.port_or_known_default()
+        self.is_http_loopback() || self.url.port_or_known_default() == presented.url.port_or_known_default()
     }
 }
 
@@ -233,17 +213,10 @@ impl RedirectPolicy {
     /// Without a presented URI, the only registration is used when there is exactly one and
     /// the policy is exact (RFC 6749 §3.1.2.3); OpenID requests must always send one, which
     /// the authorization pipeline checks before calling this.
-    pub fn verify(
-        self,
-        registered: &[RedirectUri],
-        presented: Option<&str>,
-    ) -> Result<VerifiedRedirect, &'static str> {
+    pub fn verify(self, registered: &[RedirectUri], presented: Option<&str>) -> Result<VerifiedRedirect, &'static str> {
         let Some(presented) = presented else {
             return match (self, registered) {
-                (RedirectPolicy::Exact, [only]) => Ok(VerifiedRedirect {
-                    uri: only.raw.clone(),
-                    sent: false,
-                }),
+                (RedirectPolicy::Exact, [only]) => Ok(VerifiedRedirect { uri: only.raw.clone(), sent: false }),
                 _ => Err("redirect_uri is required"),
             };
         };
@@ -255,8 +228,8 @@ impl RedirectPolicy {
                 .then(|| verified(presented.to_owned()))
                 .ok_or("redirect_uri does not match any redirect URI registered for this app"),
             RedirectPolicy::Origin => {
-                let candidate = RedirectUri::parse(presented)
-                    .map_err(|_| "redirect_uri is not a valid redirect URI")?;
+                let candidate =
+                    RedirectUri::parse(presented).map_err(|_| "redirect_uri is not a valid redirect URI")?;
                 registered
                     .iter()
                     .any(|r| r.matches_origin(&candidate))

@@ -20,10 +20,7 @@ impl Scope {
         if raw.is_empty() || raw.len() > 128 {
             return Err("a scope is 1 to 128 characters long");
         }
-        if !raw
-            .bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
-        {
+        if !raw.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)) {
             return Err("a scope may not contain spaces, quotes or backslashes");
         }
         Ok(Self(raw.to_owned()))
@@ -62,11 +59,7 @@ pub struct ScopeSet(BTreeSet<Scope>);
 impl ScopeSet {
     /// Parses a space-delimited list; repeated spaces and repeated scopes are tolerated.
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        raw.split(' ')
-            .filter(|s| !s.is_empty())
-            .map(Scope::parse)
-            .collect::<Result<_, _>>()
-            .map(Self)
+        raw.split(' ').filter(|s| !s.is_empty()).map(Scope::parse).collect::<Result<_, _>>().map(Self)
     }
 
     pub fn contains(&self, scope: &str) -> bool {

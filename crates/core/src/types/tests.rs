@@ -16,15 +16,9 @@ fn rejected(raw: &str) -> RedirectUriError {
 }
 
 /// What `RedirectPolicy::verify` answers, as the URI it will redirect to.
-fn verify(
-    policy: RedirectPolicy,
-    registered: &[&str],
-    presented: Option<&str>,
-) -> Result<String, &'static str> {
+fn verify(policy: RedirectPolicy, registered: &[&str], presented: Option<&str>) -> Result<String, &'static str> {
     let registered: Vec<RedirectUri> = registered.iter().map(|r| uri(r)).collect();
-    policy
-        .verify(&registered, presented)
-        .map(|v| v.as_str().to_owned())
+    policy.verify(&registered, presented).map(|v| v.as_str().to_owned())
 }
 
 const NO_MATCH: &str = "redirect_uri does not match any redirect URI registered for this app";
@@ -77,18 +71,9 @@ fn http_redirect_is_accepted_only_for_loopback() {
 
 #[test]
 fn redirect_with_fragment_is_rejected() {
-    assert_eq!(
-        rejected("https://app.example/cb#"),
-        RedirectUriError::Fragment
-    );
-    assert_eq!(
-        rejected("https://app.example/cb#frag"),
-        RedirectUriError::Fragment
-    );
-    assert_eq!(
-        rejected("https://app.example/cb?x=1#a"),
-        RedirectUriError::Fragment
-    );
+    assert_eq!(rejected("https://app.example/cb#"), RedirectUriError::Fragment);
+    assert_eq!(rejected("https://app.example/cb#frag"), RedirectUriError::Fragment);
+    assert_eq!(rejected("https://app.example/cb?x=1#a"), RedirectUriError::Fragment);
 }
 
 #[test]
@@ -112,27 +97,15 @@ fn redirect_with_userinfo_is_rejected() {
 #[test]
 fn percent_encoded_at_in_host_is_rejected() {
     // The host decodes to `good.example@evil.example`, which is not a valid host.
-    assert_eq!(
-        rejected("https://good.example%40evil.example/"),
-        RedirectUriError::NotAbsolute
-    );
-    assert_eq!(
-        rejected("https://good.example%40evil.example"),
-        RedirectUriError::NotAbsolute
-    );
+    assert_eq!(rejected("https://good.example%40evil.example/"), RedirectUriError::NotAbsolute);
+    assert_eq!(rejected("https://good.example%40evil.example"), RedirectUriError::NotAbsolute);
 }
 
 #[test]
 fn redirect_with_wildcard_is_rejected() {
-    assert_eq!(
-        rejected("https://*.app.example/cb"),
-        RedirectUriError::Wildcard
-    );
+    assert_eq!(rejected("https://*.app.example/cb"), RedirectUriError::Wildcard);
     assert_eq!(rejected("https://app.*/cb"), RedirectUriError::Wildcard);
-    assert_eq!(
-        rejected("https://app.example:*/cb"),
-        RedirectUriError::Wildcard
-    );
+    assert_eq!(rejected("https://app.example:*/cb"), RedirectUriError::Wildcard);
     assert_eq!(rejected("https://*"), RedirectUriError::Wildcard);
 }
 
@@ -140,18 +113,9 @@ fn redirect_with_wildcard_is_rejected() {
 fn empty_authority_cannot_smuggle_a_host() {
     // `https:///host` is read by URL parsers as `https://host`: the checks on the written
     // authority (userinfo, wildcard) would see an empty one and let the host through.
-    assert_eq!(
-        rejected("https:///*.app.example/cb"),
-        RedirectUriError::NotAbsolute
-    );
-    assert_eq!(
-        rejected("https:///app.example/cb"),
-        RedirectUriError::NotAbsolute
-    );
-    assert_eq!(
-        rejected("http:///localhost/cb"),
-        RedirectUriError::NotAbsolute
-    );
+    assert_eq!(rejected("https:///*.app.example/cb"), RedirectUriError::NotAbsolute);
+    assert_eq!(rejected("https:///app.example/cb"), RedirectUriError::NotAbsolute);
+    assert_eq!(rejected("http:///localhost/cb"), RedirectUriError::NotAbsolute);
 }
 
 #[test]
@@ -194,18 +158,9 @@ fn relative_or_hostless_redirect_is_rejected() {
 #[test]
 fn backslashes_are_rejected() {
     // Browsers read `\` as `/` in special URLs: `https://good.example\@evil.example`.
-    assert_eq!(
-        rejected("https://good.example\\@evil.example/"),
-        RedirectUriError::BadCharacters
-    );
-    assert_eq!(
-        rejected("https:\\\\evil.example/"),
-        RedirectUriError::BadCharacters
-    );
-    assert_eq!(
-        rejected("https://app.example/a\\b"),
-        RedirectUriError::BadCharacters
-    );
+    assert_eq!(rejected("https://good.example\\@evil.example/"), RedirectUriError::BadCharacters);
+    assert_eq!(rejected("https:\\\\evil.example/"), RedirectUriError::BadCharacters);
+    assert_eq!(rejected("https://app.example/a\\b"), RedirectUriError::BadCharacters);
 }
 
 #[test]
@@ -259,10 +214,7 @@ fn dot_segments_are_rejected_even_percent_encoded() {
 #[test]
 fn too_long_redirect_is_rejected() {
     let prefix = "https://app.example/";
-    let at_limit = format!(
-        "{prefix}{}",
-        "a".repeat(RedirectUri::MAX_LEN - prefix.len())
-    );
+    let at_limit = format!("{prefix}{}", "a".repeat(RedirectUri::MAX_LEN - prefix.len()));
     assert_eq!(at_limit.len(), 2000);
     assert_eq!(uri(&at_limit).as_str(), at_limit);
     let over = format!("{at_limit}a");
@@ -274,15 +226,8 @@ fn redirect_uri_deserializes_only_through_parse() {
     let ok: RedirectUri = serde_json::from_str("\"https://app.example/cb\"").unwrap();
     assert_eq!(ok.as_str(), "https://app.example/cb");
     let bad = serde_json::from_str::<RedirectUri>("\"https://user@app.example/cb\"");
-    assert!(
-        bad.unwrap_err()
-            .to_string()
-            .contains("user name or password")
-    );
-    assert_eq!(
-        serde_json::to_string(&ok).unwrap(),
-        "\"https://app.example/cb\""
-    );
+    assert!(bad.unwrap_err().to_string().contains("user name or password"));
+    assert_eq!(serde_json::to_string(&ok).unwrap(), "\"https://app.example/cb\"");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -291,24 +236,13 @@ fn redirect_uri_deserializes_only_through_parse() {
 
 #[test]
 fn exact_policy_accepts_the_identical_uri() {
-    let registered = [
-        "https://app.example/callback",
-        "https://app.example/other?x=1",
-    ];
+    let registered = ["https://app.example/callback", "https://app.example/other?x=1"];
     assert_eq!(
-        verify(
-            RedirectPolicy::Exact,
-            &registered,
-            Some("https://app.example/callback")
-        ),
+        verify(RedirectPolicy::Exact, &registered, Some("https://app.example/callback")),
         Ok("https://app.example/callback".to_owned())
     );
     assert_eq!(
-        verify(
-            RedirectPolicy::Exact,
-            &registered,
-            Some("https://app.example/other?x=1")
-        ),
+        verify(RedirectPolicy::Exact, &registered, Some("https://app.example/other?x=1")),
         Ok("https://app.example/other?x=1".to_owned())
     );
 }
@@ -340,11 +274,7 @@ fn exact_policy_compares_byte_for_byte() {
         "https://app.example/call",
         "",
     ] {
-        assert_eq!(
-            verify(RedirectPolicy::Exact, &registered, Some(presented)),
-            Err(NO_MATCH),
-            "{presented:?}"
-        );
+        assert_eq!(verify(RedirectPolicy::Exact, &registered, Some(presented)), Err(NO_MATCH), "{presented:?}");
     }
 }
 
@@ -352,11 +282,7 @@ fn exact_policy_compares_byte_for_byte() {
 fn exact_policy_with_query_in_registration_requires_that_query() {
     let registered = ["https://app.example/cb?tenant=a"];
     assert_eq!(
-        verify(
-            RedirectPolicy::Exact,
-            &registered,
-            Some("https://app.example/cb?tenant=a")
-        ),
+        verify(RedirectPolicy::Exact, &registered, Some("https://app.example/cb?tenant=a")),
         Ok("https://app.example/cb?tenant=a".to_owned())
     );
     for presented in [
@@ -365,11 +291,7 @@ fn exact_policy_with_query_in_registration_requires_that_query() {
         "https://app.example/cb?tenant=a&x=1",
         "https://app.example/cb?tenant=ab",
     ] {
-        assert_eq!(
-            verify(RedirectPolicy::Exact, &registered, Some(presented)),
-            Err(NO_MATCH),
-            "{presented}"
-        );
+        assert_eq!(verify(RedirectPolicy::Exact, &registered, Some(presented)), Err(NO_MATCH), "{presented}");
     }
 }
 
@@ -384,10 +306,7 @@ fn loopback_redirect_accepts_any_port() {
         ("http://[::1]/cb", "http://[::1]:3000/cb"),
         ("http://[::1]:1/cb", "http://[::1]:65535/cb"),
         ("http://localhost/cb", "http://localhost:5173/cb"),
-        (
-            "http://localhost:3000/cb?x=1",
-            "http://localhost:4000/cb?x=1",
-        ),
+        ("http://localhost:3000/cb?x=1", "http://localhost:4000/cb?x=1"),
         ("http://127.0.0.1", "http://127.0.0.1:8000"),
         ("http://127.0.0.1/", "http://127.0.0.1:8000/"),
     ] {
@@ -413,11 +332,7 @@ fn loopback_port_exception_keeps_the_rest_exact() {
         "http://127.0.0.1:80a/cb",
         "https://127.0.0.1:8080/cb",
     ] {
-        assert_eq!(
-            verify(RedirectPolicy::Exact, &registered, Some(presented)),
-            Err(NO_MATCH),
-            "{presented}"
-        );
+        assert_eq!(verify(RedirectPolicy::Exact, &registered, Some(presented)), Err(NO_MATCH), "{presented}");
     }
 }
 
@@ -431,10 +346,7 @@ fn loopback_host_literal_must_match() {
         ("http://localhost/cb", "http://127.0.0.1:8080/cb"),
         ("http://[::1]/cb", "http://127.0.0.1:8080/cb"),
         ("http://127.0.0.1/cb", "http://127.1:8080/cb"),
-        (
-            "http://127.0.0.1/cb",
-            "http://127.0.0.1.evil.example:8080/cb",
-        ),
+        ("http://127.0.0.1/cb", "http://127.0.0.1.evil.example:8080/cb"),
         ("http://localhost/cb", "http://localhost.evil.example/cb"),
         ("http://localhost/cb", "http://localhost:80.evil.example/cb"),
     ] {
@@ -454,11 +366,7 @@ fn loopback_redirect_with_userinfo_is_rejected() {
         "http://localhost:1@evil.example/cb",
     ] {
         assert_eq!(
-            verify(
-                RedirectPolicy::Exact,
-                &["http://127.0.0.1/cb", "http://localhost/cb"],
-                Some(presented)
-            ),
+            verify(RedirectPolicy::Exact, &["http://127.0.0.1/cb", "http://localhost/cb"], Some(presented)),
             Err(NO_MATCH),
             "{presented}"
         );
@@ -468,28 +376,16 @@ fn loopback_redirect_with_userinfo_is_rejected() {
 #[test]
 fn non_loopback_registration_has_no_port_exception() {
     assert_eq!(
-        verify(
-            RedirectPolicy::Exact,
-            &["https://app.example/cb"],
-            Some("https://app.example:8443/cb")
-        ),
+        verify(RedirectPolicy::Exact, &["https://app.example/cb"], Some("https://app.example:8443/cb")),
         Err(NO_MATCH)
     );
     assert_eq!(
-        verify(
-            RedirectPolicy::Exact,
-            &["https://app.example:8443/cb"],
-            Some("https://app.example:9443/cb")
-        ),
+        verify(RedirectPolicy::Exact, &["https://app.example:8443/cb"], Some("https://app.example:9443/cb")),
         Err(NO_MATCH)
     );
     // https on a loopback host is not a native-app redirect either.
     assert_eq!(
-        verify(
-            RedirectPolicy::Exact,
-            &["https://localhost/cb"],
-            Some("https://localhost:8443/cb")
-        ),
+        verify(RedirectPolicy::Exact, &["https://localhost/cb"], Some("https://localhost:8443/cb")),
         Err(NO_MATCH)
     );
 }
@@ -502,24 +398,16 @@ fn absent_redirect_uses_the_only_registration() {
     assert_eq!(verified.as_str(), "https://app.example/cb");
     assert!(!verified.was_sent());
 
-    let sent = RedirectPolicy::Exact
-        .verify(&registered, Some("https://app.example/cb"))
-        .unwrap();
+    let sent = RedirectPolicy::Exact.verify(&registered, Some("https://app.example/cb")).unwrap();
     assert!(sent.was_sent());
 }
 
 #[test]
 fn absent_redirect_with_several_registrations_is_rejected() {
     let registered = ["https://app.example/a", "https://app.example/b"];
-    assert_eq!(
-        verify(RedirectPolicy::Exact, &registered, None),
-        Err(REQUIRED)
-    );
+    assert_eq!(verify(RedirectPolicy::Exact, &registered, None), Err(REQUIRED));
     assert_eq!(verify(RedirectPolicy::Exact, &[], None), Err(REQUIRED));
-    assert_eq!(
-        verify(RedirectPolicy::Exact, &[], Some("https://app.example/a")),
-        Err(NO_MATCH)
-    );
+    assert_eq!(verify(RedirectPolicy::Exact, &[], Some("https://app.example/a")), Err(NO_MATCH));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -537,9 +425,7 @@ fn origin_policy_accepts_any_path_and_query_on_the_origin() {
         "https://app.example/cb?x=%2F%20&&y=",
         "https://app.example:443/cb",
     ] {
-        let verified = RedirectPolicy::Origin
-            .verify(&registered.map(uri), Some(presented))
-            .unwrap();
+        let verified = RedirectPolicy::Origin.verify(&registered.map(uri), Some(presented)).unwrap();
         // The query is passed through byte for byte, never re-serialised.
         assert_eq!(verified.as_str(), presented);
         assert!(verified.was_sent());
@@ -559,30 +445,18 @@ fn origin_policy_rejects_another_origin() {
         "https://app.exampl/cb",
         "http://127.0.0.1/cb",
     ] {
-        assert_eq!(
-            verify(RedirectPolicy::Origin, &registered, Some(presented)),
-            Err(NOT_UNDER_ORIGIN),
-            "{presented}"
-        );
+        assert_eq!(verify(RedirectPolicy::Origin, &registered, Some(presented)), Err(NOT_UNDER_ORIGIN), "{presented}");
     }
 }
 
 #[test]
 fn origin_policy_rejects_another_scheme() {
     assert_eq!(
-        verify(
-            RedirectPolicy::Origin,
-            &["http://localhost:3000/"],
-            Some("https://localhost:3000/cb")
-        ),
+        verify(RedirectPolicy::Origin, &["http://localhost:3000/"], Some("https://localhost:3000/cb")),
         Err(NOT_UNDER_ORIGIN)
     );
     assert_eq!(
-        verify(
-            RedirectPolicy::Origin,
-            &["https://app.example/"],
-            Some("http://app.example/cb")
-        ),
+        verify(RedirectPolicy::Origin, &["https://app.example/"], Some("http://app.example/cb")),
         Err(NOT_VALID)
     );
 }
@@ -602,11 +476,7 @@ fn origin_policy_rejects_invalid_presented_uris() {
         "/cb",
         "",
     ] {
-        assert_eq!(
-            verify(RedirectPolicy::Origin, &registered, Some(presented)),
-            Err(NOT_VALID),
-            "{presented:?}"
-        );
+        assert_eq!(verify(RedirectPolicy::Origin, &registered, Some(presented)), Err(NOT_VALID), "{presented:?}");
     }
 }
 
@@ -614,29 +484,15 @@ fn origin_policy_rejects_invalid_presented_uris() {
 fn origin_policy_on_loopback_accepts_any_port_but_not_another_host() {
     let registered = ["http://127.0.0.1:3000/"];
     assert_eq!(
-        verify(
-            RedirectPolicy::Origin,
-            &registered,
-            Some("http://127.0.0.1:4000/cb?x=1")
-        ),
+        verify(RedirectPolicy::Origin, &registered, Some("http://127.0.0.1:4000/cb?x=1")),
         Ok("http://127.0.0.1:4000/cb?x=1".to_owned())
     );
-    assert_eq!(
-        verify(
-            RedirectPolicy::Origin,
-            &registered,
-            Some("http://localhost:3000/cb")
-        ),
-        Err(NOT_UNDER_ORIGIN)
-    );
+    assert_eq!(verify(RedirectPolicy::Origin, &registered, Some("http://localhost:3000/cb")), Err(NOT_UNDER_ORIGIN));
 }
 
 #[test]
 fn origin_policy_always_requires_redirect_uri() {
-    assert_eq!(
-        verify(RedirectPolicy::Origin, &["https://app.example/"], None),
-        Err(REQUIRED)
-    );
+    assert_eq!(verify(RedirectPolicy::Origin, &["https://app.example/"], None), Err(REQUIRED));
 }
 
 #[test]
@@ -654,9 +510,7 @@ fn redirect_policy_names_round_trip() {
 // ---------------------------------------------------------------------------------------------
 
 fn verified(raw: &str) -> VerifiedRedirect {
-    RedirectPolicy::Origin
-        .verify(&[uri("https://app.example/")], Some(raw))
-        .unwrap()
+    RedirectPolicy::Origin.verify(&[uri("https://app.example/")], Some(raw)).unwrap()
 }
 
 #[test]
@@ -665,10 +519,7 @@ fn with_params_starts_a_query() {
         verified("https://app.example/cb").with_params(&[("code", "abc"), ("state", "xyz")]),
         "https://app.example/cb?code=abc&state=xyz"
     );
-    assert_eq!(
-        verified("https://app.example").with_params(&[("code", "abc")]),
-        "https://app.example?code=abc"
-    );
+    assert_eq!(verified("https://app.example").with_params(&[("code", "abc")]), "https://app.example?code=abc");
 }
 
 #[test]
@@ -677,10 +528,7 @@ fn with_params_appends_to_an_existing_query() {
         verified("https://app.example/cb?tenant=a").with_params(&[("code", "abc")]),
         "https://app.example/cb?tenant=a&code=abc"
     );
-    assert_eq!(
-        verified("https://app.example/cb?").with_params(&[("code", "abc")]),
-        "https://app.example/cb?code=abc"
-    );
+    assert_eq!(verified("https://app.example/cb?").with_params(&[("code", "abc")]), "https://app.example/cb?code=abc");
     assert_eq!(
         verified("https://app.example/cb?tenant=a&").with_params(&[("code", "abc")]),
         "https://app.example/cb?tenant=a&code=abc"
@@ -712,14 +560,7 @@ const BAD_SCOPE_CHARS: &str = "a scope may not contain spaces, quotes or backsla
 
 #[test]
 fn scope_accepts_the_rfc_6749_charset() {
-    for raw in [
-        "openid",
-        "read-billing",
-        "a",
-        "!",
-        "#$%&'()*+,-./:;<=>?@[]^_`{|}~",
-        "api:read",
-    ] {
+    for raw in ["openid", "read-billing", "a", "!", "#$%&'()*+,-./:;<=>?@[]^_`{|}~", "api:read"] {
         assert_eq!(Scope::parse(raw).unwrap().as_str(), raw);
     }
     let longest = "s".repeat(128);
@@ -728,9 +569,7 @@ fn scope_accepts_the_rfc_6749_charset() {
 
 #[test]
 fn scope_with_quote_backslash_space_or_non_ascii_is_rejected() {
-    for raw in [
-        "a\"b", "a\\b", "a b", " ", "a\tb", "a\nb", "\u{7f}", "é", "\0",
-    ] {
+    for raw in ["a\"b", "a\\b", "a b", " ", "a\tb", "a\nb", "\u{7f}", "é", "\0"] {
         assert_eq!(Scope::parse(raw), Err(BAD_SCOPE_CHARS), "{raw:?}");
     }
 }
@@ -738,10 +577,7 @@ fn scope_with_quote_backslash_space_or_non_ascii_is_rejected() {
 #[test]
 fn scope_length_is_bounded() {
     assert_eq!(Scope::parse(""), Err("a scope is 1 to 128 characters long"));
-    assert_eq!(
-        Scope::parse(&"s".repeat(129)),
-        Err("a scope is 1 to 128 characters long")
-    );
+    assert_eq!(Scope::parse(&"s".repeat(129)), Err("a scope is 1 to 128 characters long"));
 }
 
 #[test]
@@ -786,19 +622,12 @@ fn scope_set_subset_and_missing_from() {
     let granted = ScopeSet::parse("openid profile email").unwrap();
     let asked = ScopeSet::parse("openid read-billing profile admin").unwrap();
     assert!(!asked.is_subset(&granted));
-    assert!(
-        ScopeSet::parse("profile openid")
-            .unwrap()
-            .is_subset(&granted)
-    );
+    assert!(ScopeSet::parse("profile openid").unwrap().is_subset(&granted));
     assert!(ScopeSet::default().is_subset(&granted));
     let missing: Vec<&str> = asked.missing_from(&granted).map(Scope::as_str).collect();
     assert_eq!(missing, ["admin", "read-billing"]);
     assert_eq!(granted.missing_from(&granted).count(), 0);
-    assert_eq!(
-        asked.union(&granted).to_string(),
-        "admin email openid profile read-billing"
-    );
+    assert_eq!(asked.union(&granted).to_string(), "admin email openid profile read-billing");
 }
 
 #[test]
@@ -816,8 +645,7 @@ fn scope_set_deserializes_only_through_parse() {
 /// RFC 7636 Appendix B.
 const RFC_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const RFC_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const BAD_CHALLENGE: &str =
-    "code_challenge must be the 43-character base64url SHA-256 of the verifier";
+const BAD_CHALLENGE: &str = "code_challenge must be the 43-character base64url SHA-256 of the verifier";
 const BAD_VERIFIER: &str = "code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]";
 
 #[test]
@@ -825,10 +653,7 @@ fn pkce_matches_rfc_7636_appendix_b() {
     let verifier = CodeVerifier::parse(RFC_VERIFIER).unwrap();
     let challenge = CodeChallenge::parse(RFC_CHALLENGE).unwrap();
     assert!(challenge.is_satisfied_by(&verifier));
-    assert_eq!(
-        CodeChallenge::for_verifier(&verifier).as_str(),
-        RFC_CHALLENGE
-    );
+    assert_eq!(CodeChallenge::for_verifier(&verifier).as_str(), RFC_CHALLENGE);
 }
 
 #[test]
@@ -837,16 +662,9 @@ fn pkce_other_verifier_does_not_satisfy_the_challenge() {
     let other = CodeVerifier::parse("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK").unwrap();
     assert!(!challenge.is_satisfied_by(&other));
     // The plain method's "challenge" (the verifier itself) is not a valid S256 challenge.
-    assert_eq!(
-        CodeChallenge::parse(RFC_VERIFIER).unwrap().as_str(),
-        RFC_VERIFIER
-    );
+    assert_eq!(CodeChallenge::parse(RFC_VERIFIER).unwrap().as_str(), RFC_VERIFIER);
     let as_plain = CodeVerifier::parse(RFC_VERIFIER).unwrap();
-    assert!(
-        !CodeChallenge::parse(RFC_VERIFIER)
-            .unwrap()
-            .is_satisfied_by(&as_plain)
-    );
+    assert!(!CodeChallenge::parse(RFC_VERIFIER).unwrap().is_satisfied_by(&as_plain));
 }
 
 #[test]
@@ -880,14 +698,8 @@ fn code_challenge_deserializes_only_through_parse() {
 #[test]
 fn code_verifier_length_is_43_to_128() {
     assert_eq!(CodeVerifier::parse(&"a".repeat(42)), Err(BAD_VERIFIER));
-    assert_eq!(
-        CodeVerifier::parse(&"a".repeat(43)).unwrap().as_str(),
-        "a".repeat(43)
-    );
-    assert_eq!(
-        CodeVerifier::parse(&"a".repeat(128)).unwrap().as_str(),
-        "a".repeat(128)
-    );
+    assert_eq!(CodeVerifier::parse(&"a".repeat(43)).unwrap().as_str(), "a".repeat(43));
+    assert_eq!(CodeVerifier::parse(&"a".repeat(128)).unwrap().as_str(), "a".repeat(128));
     assert_eq!(CodeVerifier::parse(&"a".repeat(129)), Err(BAD_VERIFIER));
     assert_eq!(CodeVerifier::parse(""), Err(BAD_VERIFIER));
 }
@@ -901,10 +713,7 @@ fn code_verifier_allows_only_unreserved_characters() {
         assert_eq!(CodeVerifier::parse(&raw), Err(BAD_VERIFIER), "{raw:?}");
     }
     // 42 characters that are 43 bytes long are still too short.
-    assert_eq!(
-        CodeVerifier::parse(&format!("{}é", "a".repeat(41))),
-        Err(BAD_VERIFIER)
-    );
+    assert_eq!(CodeVerifier::parse(&format!("{}é", "a".repeat(41))), Err(BAD_VERIFIER));
 }
 
 #[test]
@@ -929,10 +738,7 @@ fn username_length_is_2_to_42() {
     assert_eq!(Username::parse("ab").unwrap().as_str(), "ab");
     let longest = "a".repeat(42);
     assert_eq!(Username::parse(&longest).unwrap().as_str(), longest);
-    assert_eq!(
-        Username::parse(&"a".repeat(43)).unwrap_err(),
-        USERNAME_LENGTH
-    );
+    assert_eq!(Username::parse(&"a".repeat(43)).unwrap_err(), USERNAME_LENGTH);
 }
 
 #[test]
@@ -940,23 +746,10 @@ fn username_charset_is_letters_digits_dash_underscore_dot() {
     for ok in ["alice", "Alice-B", "a_b.c", "x1", "9lives", "a--", "a.."] {
         assert_eq!(Username::parse(ok).unwrap().as_str(), ok);
     }
-    for bad in [
-        "al ice",
-        "alice!",
-        "al/ice",
-        "al@ice",
-        "al%2e",
-        "ali\u{0441}e",
-        "élise",
-        "a\u{200b}b",
-        "al\nice",
-        "al\\ice",
-    ] {
-        assert_eq!(
-            Username::parse(bad).unwrap_err(),
-            USERNAME_CHARSET,
-            "{bad:?}"
-        );
+    for bad in
+        ["al ice", "alice!", "al/ice", "al@ice", "al%2e", "ali\u{0441}e", "élise", "a\u{200b}b", "al\nice", "al\\ice"]
+    {
+        assert_eq!(Username::parse(bad).unwrap_err(), USERNAME_CHARSET, "{bad:?}");
     }
 }
 
@@ -971,26 +764,12 @@ fn username_must_start_with_a_letter_or_digit() {
 #[test]
 fn reserved_usernames_are_rejected_in_any_case() {
     for reserved in Username::RESERVED {
-        assert_eq!(
-            Username::parse(reserved).unwrap_err(),
-            USERNAME_RESERVED,
-            "{reserved}"
-        );
+        assert_eq!(Username::parse(reserved).unwrap_err(), USERNAME_RESERVED, "{reserved}");
         let upper = reserved.to_ascii_uppercase();
-        assert_eq!(
-            Username::parse(&upper).unwrap_err(),
-            USERNAME_RESERVED,
-            "{upper}"
-        );
+        assert_eq!(Username::parse(&upper).unwrap_err(), USERNAME_RESERVED, "{upper}");
     }
-    for route in [
-        "login", "Signup", "LOGOUT", "account", "oauth", "static", "avatars", "demo",
-    ] {
-        assert_eq!(
-            Username::parse(route).unwrap_err(),
-            USERNAME_RESERVED,
-            "{route}"
-        );
+    for route in ["login", "Signup", "LOGOUT", "account", "oauth", "static", "avatars", "demo"] {
+        assert_eq!(Username::parse(route).unwrap_err(), USERNAME_RESERVED, "{route}");
     }
     // Only the whole name is reserved.
     assert_eq!(Username::parse("admins").unwrap().as_str(), "admins");
@@ -1013,17 +792,10 @@ const BAD_EMAIL: &str = "enter an email address such as name@example.com";
 
 #[test]
 fn email_accepts_plain_addresses_and_trims() {
-    for ok in [
-        "a@example.com",
-        "first.last+tag@sub.example.co",
-        "root@localhost",
-    ] {
+    for ok in ["a@example.com", "first.last+tag@sub.example.co", "root@localhost"] {
         assert_eq!(Email::parse(ok).unwrap().as_str(), ok);
     }
-    assert_eq!(
-        Email::parse("  a@example.com\n").unwrap().as_str(),
-        "a@example.com"
-    );
+    assert_eq!(Email::parse("  a@example.com\n").unwrap().as_str(), "a@example.com");
 }
 
 #[test]
@@ -1054,39 +826,21 @@ fn email_with_bad_shape_is_rejected() {
 
 #[test]
 fn password_is_at_least_8_characters() {
-    assert_eq!(
-        Password::parse("1234567".into()).unwrap_err(),
-        "a password is at least 8 characters long"
-    );
-    assert_eq!(
-        Password::parse("12345678".into()).unwrap().expose(),
-        "12345678"
-    );
+    assert_eq!(Password::parse("1234567".into()).unwrap_err(), "a password is at least 8 characters long");
+    assert_eq!(Password::parse("12345678".into()).unwrap().expose(), "12345678");
     // Characters, not bytes: seven 2-byte characters are still too short.
-    assert_eq!(
-        Password::parse("ééééééé".into()).unwrap_err(),
-        "a password is at least 8 characters long"
-    );
+    assert_eq!(Password::parse("ééééééé".into()).unwrap_err(), "a password is at least 8 characters long");
     // Spaces are kept as typed.
-    assert_eq!(
-        Password::parse(" pass word ".into()).unwrap().expose(),
-        " pass word "
-    );
+    assert_eq!(Password::parse(" pass word ".into()).unwrap().expose(), " pass word ");
 }
 
 #[test]
 fn password_is_at_most_1024_bytes() {
     let max = "a".repeat(Password::MAX);
     assert_eq!(Password::parse(max.clone()).unwrap().expose(), max);
-    assert_eq!(
-        Password::parse("a".repeat(1025)).unwrap_err(),
-        "a password is at most 1024 bytes long"
-    );
+    assert_eq!(Password::parse("a".repeat(1025)).unwrap_err(), "a password is at most 1024 bytes long");
     // 513 two-byte characters: 1026 bytes.
-    assert_eq!(
-        Password::parse("é".repeat(513)).unwrap_err(),
-        "a password is at most 1024 bytes long"
-    );
+    assert_eq!(Password::parse("é".repeat(513)).unwrap_err(), "a password is at most 1024 bytes long");
 }
 
 #[test]

@@ -18,11 +18,7 @@ use crate::state::{ScopeRegistry, now};
 mod serve;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "doorway",
-    version,
-    about = "Doorway: a self-hosted OpenID Connect provider"
-)]
+#[command(name = "doorway", version, about = "Doorway: a self-hosted OpenID Connect provider")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -172,35 +168,17 @@ async fn open(global: &GlobalArgs) -> anyhow::Result<(Config, Store)> {
 async fn users(config: &Config, store: &Store, cmd: UsersCommand) -> anyhow::Result<()> {
     let _ = config;
     match cmd {
-        UsersCommand::Create {
-            username,
-            email,
-            name,
-            password_stdin,
-            admin,
-            email_verified,
-            pro,
-            can_pay,
-            json,
-        } => {
-            let username = Username::parse(&username)
-                .map_err(anyhow::Error::msg)
-                .context("--username")?;
-            let email = Email::parse(&email)
-                .map_err(anyhow::Error::msg)
-                .context("--email")?;
+        UsersCommand::Create { username, email, name, password_stdin, admin, email_verified, pro, can_pay, json } => {
+            let username = Username::parse(&username).map_err(anyhow::Error::msg).context("--username")?;
+            let email = Email::parse(&email).map_err(anyhow::Error::msg).context("--email")?;
             let (password, generated) = if password_stdin {
                 let mut raw = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut raw)
-                    .context("reading the password from stdin")?;
+                std::io::stdin().read_to_string(&mut raw).context("reading the password from stdin")?;
                 (raw.trim_end_matches(['\n', '\r']).to_owned(), false)
             } else {
                 (random_token("")[..20].to_owned(), true)
             };
-            let password = Password::parse(password)
-                .map_err(anyhow::Error::msg)
-                .context("password")?;
+            let password = Password::parse(password).map_err(anyhow::Error::msg).context("password")?;
             let password_hash = {
                 let pw = password.expose().to_owned();
                 tokio::task::spawn_blocking(move || crate::password::hash_blocking(&pw)).await??
@@ -278,24 +256,17 @@ async fn apps(config: &Config, store: &Store, cmd: AppsCommand) -> anyhow::Resul
                 .iter()
                 .map(|u| RedirectUri::parse(u).with_context(|| format!("--redirect-uri {u}")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let policy = RedirectPolicy::parse(&redirect_policy).with_context(|| {
-                format!("--redirect-policy must be exact or origin, not '{redirect_policy}'")
-            })?;
-            let scopes = ScopeSet::parse(&scopes)
-                .map_err(anyhow::Error::msg)
-                .context("--scopes")?;
+            let policy = RedirectPolicy::parse(&redirect_policy)
+                .with_context(|| format!("--redirect-policy must be exact or origin, not '{redirect_policy}'"))?;
+            let scopes = ScopeSet::parse(&scopes).map_err(anyhow::Error::msg).context("--scopes")?;
             let registry = ScopeRegistry::new(&config.extra_scopes);
             if let Some(unknown) = scopes.missing_from(registry.known()).next() {
-                bail!(
-                    "--scopes: unknown scope '{unknown}' (known: {})",
-                    registry.names().join(", ")
-                );
+                bail!("--scopes: unknown scope '{unknown}' (known: {})", registry.names().join(", "));
             }
             doorway_core::jose::SigningAlg::parse(&id_token_alg).context("--id-token-alg")?;
             for (flag, value) in [("--homepage", &homepage), ("--logo-uri", &logo_uri)] {
                 if let Some(v) = value {
-                    let ok = url::Url::parse(v)
-                        .is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http");
+                    let ok = url::Url::parse(v).is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http");
                     if !ok {
                         bail!("{flag} must be an http(s) URL");
                     }
@@ -307,11 +278,7 @@ async fn apps(config: &Config, store: &Store, cmd: AppsCommand) -> anyhow::Resul
                     NewClient {
                         client_id: uuid::Uuid::new_v4().to_string(),
                         secret_hash: secret.as_deref().map(hash_secret),
-                        kind: if public {
-                            ClientKind::Public
-                        } else {
-                            ClientKind::Confidential
-                        },
+                        kind: if public { ClientKind::Public } else { ClientKind::Confidential },
                         name,
                         homepage_url: homepage,
                         logo_uri,
@@ -347,13 +314,7 @@ async fn apps(config: &Config, store: &Store, cmd: AppsCommand) -> anyhow::Resul
             } else {
                 for c in clients {
                     let uris: Vec<&str> = c.redirect_uris.iter().map(RedirectUri::as_str).collect();
-                    println!(
-                        "{}\t{}\t{:?}\t{}",
-                        c.client_id,
-                        c.name,
-                        c.kind,
-                        uris.join(" ")
-                    );
+                    println!("{}\t{}\t{:?}\t{}", c.client_id, c.name, c.kind, uris.join(" "));
                 }
             }
             Ok(())

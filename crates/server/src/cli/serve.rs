@@ -6,14 +6,9 @@ use crate::config::{Config, GlobalArgs, ServeArgs};
 use crate::startup::{Application, redact_url};
 
 fn init_logging(json: bool) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }
 
 pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
@@ -27,16 +22,10 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
     println!("  discovery: {issuer}/.well-known/openid-configuration");
     if let Some(demo) = &app.state().demo {
         println!();
-        println!(
-            "Demo: open {issuer}/demo and click \"Sign in with {}\"",
-            app.state().config.platform_name
-        );
+        println!("Demo: open {issuer}/demo and click \"Sign in with {}\"", app.state().config.platform_name);
         println!("  username: {}", demo.username);
         println!("  password: {}", demo.password);
-        println!(
-            "  (new password at every start; the demo app is '{}')",
-            demo.client_id
-        );
+        println!("  (new password at every start; the demo app is '{}')", demo.client_id);
     }
     app.run_until_stopped().await
 }

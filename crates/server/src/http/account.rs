@@ -21,23 +21,11 @@ use crate::state::{AppState, now};
 use crate::ui::ser;
 
 fn page(jar: CookieJar, status: StatusCode, html: String) -> Response {
-    (
-        status,
-        jar,
-        [(axum::http::header::CACHE_CONTROL, "no-store")],
-        Html(html),
-    )
-        .into_response()
+    (status, jar, [(axum::http::header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }
 
-pub async fn home(
-    State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
-) -> Result<Response, PageError> {
-    let html = state.ui.render(
-        "home.html",
-        context! { current_user => ser(user.map(|u| u.user)) },
-    )?;
+pub async fn home(State(state): State<AppState>, MaybeUser(user): MaybeUser) -> Result<Response, PageError> {
+    let html = state.ui.render("home.html", context! { current_user => ser(user.map(|u| u.user)) })?;
     Ok(Html(html).into_response())
 }
 
@@ -102,16 +90,11 @@ pub async fn login(
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, form.csrf_token.as_deref())?;
     let interaction = form.interaction.as_deref().filter(|i| !i.is_empty());
-    let found = state
-        .store
-        .find_user_with_password(form.username.trim())
-        .await?;
+    let found = state.store.find_user_with_password(form.username.trim()).await?;
     let stored_hash = found.as_ref().map(|(_, hash)| hash.as_str());
-    let password_ok = form.password.len() <= Password::MAX
-        && state.passwords.verify(&form.password, stored_hash).await?;
-    let user = found
-        .map(|(user, _)| user)
-        .filter(|u| password_ok && !u.disabled);
+    let password_ok =
+        form.password.len() <= Password::MAX && state.passwords.verify(&form.password, stored_hash).await?;
+    let user = found.map(|(user, _)| user).filter(|u| password_ok && !u.disabled);
     let Some(user) = user else {
         tracing::warn!(target: "security", event = "login_failed", "a sign-in failed");
         let (jar, csrf) = csrf_token(&state, jar);
@@ -127,10 +110,7 @@ pub async fn login(
     };
     let jar = start_session(&state, jar, &user.id).await?;
     if let Some(id) = interaction {
-        state
-            .store
-            .mark_interaction_login(id, &user.id, now())
-            .await?;
+        state.store.mark_interaction_login(id, &user.id, now()).await?;
     }
     tracing::info!(user_id = %user.id, "signed in");
     Ok((jar, Redirect::to(&after_login(interaction))).into_response())
@@ -173,15 +153,11 @@ pub async fn signup(
     let username = Username::parse(form.username.trim());
     let email = Email::parse(&form.email);
     let password = Password::parse(form.password.clone());
-    let mut errors: Vec<String> = [
-        username.as_ref().err(),
-        email.as_ref().err(),
-        password.as_ref().err(),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|e| capitalise(e))
-    .collect();
+    let mut errors: Vec<String> = [username.as_ref().err(), email.as_ref().err(), password.as_ref().err()]
+        .into_iter()
+        .flatten()
+        .map(|e| capitalise(e))
+        .collect();
     if let (Ok(username), Ok(email), Ok(password)) = (username, email, password) {
         let password_hash = state.passwords.hash(password.expose()).await?;
         let new = NewUser {
@@ -200,10 +176,7 @@ pub async fn signup(
             Ok(user) => {
                 let jar = start_session(&state, jar, &user.id).await?;
                 if let Some(id) = interaction {
-                    state
-                        .store
-                        .mark_interaction_login(id, &user.id, now())
-                        .await?;
+                    state.store.mark_interaction_login(id, &user.id, now()).await?;
                 }
                 tracing::info!(user_id = %user.id, "account created");
                 return Ok((jar, Redirect::to(&after_login(interaction))).into_response());
@@ -229,10 +202,7 @@ pub async fn signup(
 
 fn capitalise(message: &str) -> String {
     let mut chars = message.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect::<String>() + ".")
-        .unwrap_or_default()
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>() + ".").unwrap_or_default()
 }
 
 pub async fn logout_page(
@@ -241,10 +211,8 @@ pub async fn logout_page(
     MaybeUser(user): MaybeUser,
 ) -> Result<Response, PageError> {
     let (jar, csrf) = csrf_token(&state, jar);
-    let html = state.ui.render(
-        "logout.html",
-        context! { csrf_token => csrf, current_user => ser(user.map(|u| u.user)) },
-    )?;
+    let html =
+        state.ui.render("logout.html", context! { csrf_token => csrf, current_user => ser(user.map(|u| u.user)) })?;
     Ok(page(jar, StatusCode::OK, html))
 }
 
@@ -277,14 +245,7 @@ pub async fn account_page(
     let Some(current) = user else {
         return Ok(Redirect::to(doorway_core::routes::LOGIN).into_response());
     };
-    render_account(
-        &state,
-        jar,
-        &current.user,
-        query.saved.is_some(),
-        Vec::new(),
-        StatusCode::OK,
-    )
+    render_account(&state, jar, &current.user, query.saved.is_some(), Vec::new(), StatusCode::OK)
 }
 
 fn render_account(
@@ -296,15 +257,11 @@ fn render_account(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let (jar, csrf) = csrf_token(state, jar);
-    let picture = user
-        .avatar_url
-        .clone()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| default_picture(state, &user.sub));
-    let html = state.ui.render(
-        "account.html",
-        context! { current_user => ser(user), picture, saved, errors, csrf_token => csrf },
-    )?;
+    let picture =
+        user.avatar_url.clone().filter(|u| !u.is_empty()).unwrap_or_else(|| default_picture(state, &user.sub));
+    let html = state
+        .ui
+        .render("account.html", context! { current_user => ser(user), picture, saved, errors, csrf_token => csrf })?;
     Ok(page(jar, status, html))
 }
 
@@ -326,9 +283,7 @@ fn optional_url(raw: &str, label: &str, errors: &mut Vec<String>) -> Option<Stri
         return None;
     }
     match url::Url::parse(raw) {
-        Ok(url) if url.scheme() == "https" && url.host().is_some() && raw.len() <= 2000 => {
-            Some(raw.to_owned())
-        }
+        Ok(url) if url.scheme() == "https" && url.host().is_some() && raw.len() <= 2000 => Some(raw.to_owned()),
         _ => {
             errors.push(format!("{label} must be an https:// URL."));
             None
@@ -357,19 +312,9 @@ pub async fn update_account(
         website: optional_url(&form.website, "The website", &mut errors),
     };
     if !errors.is_empty() {
-        return render_account(
-            &state,
-            jar,
-            &current.user,
-            false,
-            errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        return render_account(&state, jar, &current.user, false, errors, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    state
-        .store
-        .update_profile(&current.user.id, &update, now())
-        .await?;
+    state.store.update_profile(&current.user.id, &update, now()).await?;
     Ok(Redirect::to("/account?saved=1").into_response())
 }
 
@@ -379,19 +324,12 @@ pub async fn profile(
     MaybeUser(viewer): MaybeUser,
     axum::extract::Path(username): axum::extract::Path<String>,
 ) -> Result<Response, PageError> {
-    let user = state
-        .store
-        .find_user_by_username(&username)
-        .await?
-        .filter(|u| !u.disabled);
+    let user = state.store.find_user_by_username(&username).await?.filter(|u| !u.disabled);
     let Some(user) = user else {
         return Err(PageError::not_found());
     };
-    let picture = user
-        .avatar_url
-        .clone()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| default_picture(&state, &user.sub));
+    let picture =
+        user.avatar_url.clone().filter(|u| !u.is_empty()).unwrap_or_else(|| default_picture(&state, &user.sub));
     let html = state.ui.render(
         "profile.html",
         context! {

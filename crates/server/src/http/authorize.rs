@@ -10,9 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use doorway_core::model::{AuthorizationCode, Client};
-use doorway_core::oauth::authorize::{
-    self, AuthorizationRequest, Next, RedirectError, SessionState,
-};
+use doorway_core::oauth::authorize::{self, AuthorizationRequest, Next, RedirectError, SessionState};
 use doorway_core::oauth::params::Params;
 use doorway_core::secrets::{hash_secret, random_token};
 use doorway_store::Interaction;
@@ -33,9 +31,7 @@ pub async fn authorize_get(
     jar: CookieJar,
     QueryParams(params): QueryParams,
 ) -> Response {
-    start(&state, user, jar, params)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    start(&state, user, jar, params).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// OIDC Core §3.1.2.1: the endpoint also accepts form-encoded POST.
@@ -45,9 +41,7 @@ pub async fn authorize_post(
     jar: CookieJar,
     FormParams(params): FormParams,
 ) -> Response {
-    start(&state, user, jar, params)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    start(&state, user, jar, params).await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn start(
@@ -76,12 +70,8 @@ async fn validate(
             "No app with this client_id is registered here (invalid_client). Its developer may have deleted it.",
         ));
     };
-    let redirect =
-        authorize::verify_redirect(params, &client).map_err(|e| PageError::from_oauth(&e))?;
-    Ok(
-        authorize::validate(params, &client, redirect, state.scopes.known())
-            .map(|request| (client, request)),
-    )
+    let redirect = authorize::verify_redirect(params, &client).map_err(|e| PageError::from_oauth(&e))?;
+    Ok(authorize::validate(params, &client, redirect, state.scopes.known()).map(|request| (client, request)))
 }
 
 fn redirect_error(state: &AppState, error: &RedirectError) -> Response {
@@ -102,9 +92,8 @@ async fn proceed(
     let now = now();
     let session = user.as_ref().map(|current| SessionState {
         auth_time: current.session.auth_time,
-        fresh_login: interaction.is_some_and(|i| {
-            i.login_at.is_some() && i.user_id.as_deref() == Some(&current.user.id)
-        }),
+        fresh_login: interaction
+            .is_some_and(|i| i.login_at.is_some() && i.user_id.as_deref() == Some(&current.user.id)),
     });
     let consent_covers = match &user {
         Some(current) => state
@@ -121,11 +110,7 @@ async fn proceed(
             }
             Ok(redirect_error(
                 state,
-                &RedirectError {
-                    redirect: request.redirect.clone(),
-                    state: request.state.clone(),
-                    error,
-                },
+                &RedirectError { redirect: request.redirect.clone(), state: request.state.clone(), error },
             ))
         }
         Next::Login => {
@@ -136,9 +121,7 @@ async fn proceed(
             let mut location = format!("/login?interaction={id}");
             if let Some(hint) = &request.login_hint {
                 location.push_str("&login_hint=");
-                location.push_str(
-                    &url::form_urlencoded::byte_serialize(hint.as_bytes()).collect::<String>(),
-                );
+                location.push_str(&url::form_urlencoded::byte_serialize(hint.as_bytes()).collect::<String>());
             }
             Ok(Redirect::to(&location).into_response())
         }
@@ -151,10 +134,7 @@ async fn proceed(
                 None => park(state, client, params, now).await?,
             };
             // The consent form may only be answered by the person it was shown to.
-            state
-                .store
-                .mark_interaction_user(&id, &current.user.id)
-                .await?;
+            state.store.mark_interaction_user(&id, &current.user.id).await?;
             consent_page(state, jar, &current, client, request, &id)
         }
         Next::Issue => {
@@ -169,23 +149,9 @@ async fn proceed(
     }
 }
 
-async fn park(
-    state: &AppState,
-    client: &Client,
-    params: &Params,
-    now: i64,
-) -> Result<String, PageError> {
+async fn park(state: &AppState, client: &Client, params: &Params, now: i64) -> Result<String, PageError> {
     let id = random_token("");
-    state
-        .store
-        .create_interaction(
-            &id,
-            &client.client_id,
-            params.pairs(),
-            now,
-            now + INTERACTION_TTL,
-        )
-        .await?;
+    state.store.create_interaction(&id, &client.client_id, params.pairs(), now, now + INTERACTION_TTL).await?;
     Ok(id)
 }
 
@@ -221,12 +187,7 @@ fn consent_page(
             interaction,
         },
     )?;
-    Ok((
-        jar,
-        [(axum::http::header::CACHE_CONTROL, "no-store")],
-        Html(html),
-    )
-        .into_response())
+    Ok((jar, [(axum::http::header::CACHE_CONTROL, "no-store")], Html(html)).into_response())
 }
 
 /// RFC 6749 §4.1.2: a single-use code bound to client, user, redirect URI and PKCE challenge,
@@ -246,10 +207,7 @@ async fn issue_code(
         redirect_uri_sent: request.redirect.was_sent(),
         scope: request.scopes.clone(),
         nonce: request.nonce.clone(),
-        code_challenge: request
-            .code_challenge
-            .as_ref()
-            .map(|c| c.as_str().to_owned()),
+        code_challenge: request.code_challenge.as_ref().map(|c| c.as_str().to_owned()),
         auth_time: current.session.auth_time,
         created_at: now,
         expires_at: now + state.config.code_ttl,
@@ -272,17 +230,13 @@ pub struct InteractionQuery {
 }
 
 async fn load_interaction(state: &AppState, id: &str) -> Result<Interaction, PageError> {
-    state
-        .store
-        .find_interaction(id, now())
-        .await?
-        .ok_or_else(|| {
-            PageError::new(
-                StatusCode::BAD_REQUEST,
-                "This sign-in request has expired",
-                "Go back to the app you came from and start signing in again.",
-            )
-        })
+    state.store.find_interaction(id, now()).await?.ok_or_else(|| {
+        PageError::new(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request has expired",
+            "Go back to the app you came from and start signing in again.",
+        )
+    })
 }
 
 /// Continues a parked request after the person signed in.
@@ -299,16 +253,7 @@ pub async fn resume(
         Ok(valid) => valid,
         Err(redirect) => return Ok(redirect_error(&state, &redirect)),
     };
-    proceed(
-        &state,
-        user,
-        jar,
-        &client,
-        &request,
-        &params,
-        Some(&interaction),
-    )
-    .await
+    proceed(&state, user, jar, &client, &request, &params, Some(&interaction)).await
 }
 
 #[derive(Deserialize)]
@@ -353,10 +298,7 @@ pub async fn consent(
     }
     match allow {
         true => {
-            state
-                .store
-                .grant_consent(&current.user.id, &client.client_id, &request.scopes, now())
-                .await?;
+            state.store.grant_consent(&current.user.id, &client.client_id, &request.scopes, now()).await?;
             issue_code(&state, &current, &request).await
         }
         false => Ok(redirect_error(

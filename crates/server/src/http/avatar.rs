@@ -10,11 +10,7 @@ use crate::http::error::PageError;
 use crate::state::AppState;
 
 pub fn default_picture(state: &AppState, sub: &str) -> String {
-    format!(
-        "{}{}/{sub}.svg",
-        state.config.issuer,
-        doorway_core::routes::AVATARS
-    )
+    format!("{}{}/{sub}.svg", state.config.issuer, doorway_core::routes::AVATARS)
 }
 
 fn svg_for(sub: &str) -> String {
@@ -27,11 +23,7 @@ fn svg_for(sub: &str) -> String {
         for col in 0..3u8 {
             let bit = usize::from(row * 3 + col);
             if bytes[1 + bit / 8] >> (bit % 8) & 1 == 1 {
-                for x in if col == 2 {
-                    vec![2]
-                } else {
-                    vec![col, 4 - col]
-                } {
+                for x in if col == 2 { vec![2] } else { vec![col, 4 - col] } {
                     cells.push_str(&format!(
                         r#"<rect x="{}" y="{}" width="16" height="16"/>"#,
                         8 + u16::from(x) * 16,
@@ -47,9 +39,7 @@ fn svg_for(sub: &str) -> String {
 }
 
 pub async fn avatar(Path(file): Path<String>) -> Response {
-    let Some(sub) = file
-        .strip_suffix(".svg")
-        .filter(|s| s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+    let Some(sub) = file.strip_suffix(".svg").filter(|s| s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()))
     else {
         return PageError::not_found().into_response();
     };
@@ -57,10 +47,7 @@ pub async fn avatar(Path(file): Path<String>) -> Response {
         [
             (header::CONTENT_TYPE, "image/svg+xml"),
             (header::CACHE_CONTROL, "public, max-age=86400, immutable"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'",
-            ),
+            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'"),
         ],
         svg_for(sub),
     )

@@ -11,9 +11,7 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use doorway_core::model::ClientKind;
 use doorway_core::secrets::{constant_time_eq, hash_secret, random_hex_id, random_token};
-use doorway_core::types::{
-    CodeChallenge, CodeVerifier, Email, RedirectPolicy, RedirectUri, ScopeSet, Username,
-};
+use doorway_core::types::{CodeChallenge, CodeVerifier, Email, RedirectPolicy, RedirectUri, ScopeSet, Username};
 use doorway_store::{NewClient, NewUser, Store};
 use minijinja::context;
 use serde::Deserialize;
@@ -85,9 +83,7 @@ pub async fn prepare(store: &Store, config: &Config) -> anyhow::Result<DemoClien
                 name: "Doorway demo app".into(),
                 homepage_url: Some(format!("{}{}", config.issuer, doorway_core::routes::DEMO)),
                 logo_uri: None,
-                redirect_uris: vec![
-                    RedirectUri::parse(&redirect_uri).context("the demo redirect URI")?,
-                ],
+                redirect_uris: vec![RedirectUri::parse(&redirect_uri).context("the demo redirect URI")?],
                 redirect_policy: RedirectPolicy::Exact,
                 scopes: ScopeSet::parse("openid profile email").map_err(anyhow::Error::msg)?,
                 require_pkce: true,
@@ -100,9 +96,7 @@ pub async fn prepare(store: &Store, config: &Config) -> anyhow::Result<DemoClien
             now,
         )
         .await?;
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()?;
+    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build()?;
     Ok(DemoClient {
         client_id: DEMO_CLIENT_ID.into(),
         client_secret,
@@ -117,15 +111,14 @@ fn demo(state: &AppState) -> Result<&DemoClient, PageError> {
     state.demo.as_ref().ok_or_else(PageError::not_found)
 }
 
-pub async fn page(
-    State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
-) -> Result<Response, PageError> {
+pub async fn page(State(state): State<AppState>, MaybeUser(user): MaybeUser) -> Result<Response, PageError> {
     let demo = demo(&state)?;
-    Ok(Html(state.ui.render(
-        "demo.html",
-        context! { client_id => &demo.client_id, current_user => ser(user.map(|u| u.user)) },
-    )?)
+    Ok(Html(
+        state.ui.render(
+            "demo.html",
+            context! { client_id => &demo.client_id, current_user => ser(user.map(|u| u.user)) },
+        )?,
+    )
     .into_response())
 }
 
@@ -134,8 +127,7 @@ pub async fn page(
 pub async fn start(State(state): State<AppState>, jar: CookieJar) -> Result<Response, PageError> {
     let demo = demo(&state)?;
     let (csrf_state, nonce, verifier) = (random_token(""), random_token(""), random_token(""));
-    let challenge =
-        CodeChallenge::for_verifier(&CodeVerifier::parse(&verifier).map_err(anyhow::Error::msg)?);
+    let challenge = CodeChallenge::for_verifier(&CodeVerifier::parse(&verifier).map_err(anyhow::Error::msg)?);
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")
         .append_pair("client_id", &demo.client_id)
@@ -152,11 +144,7 @@ pub async fn start(State(state): State<AppState>, jar: CookieJar) -> Result<Resp
         .same_site(SameSite::Lax)
         .secure(state.config.https())
         .build();
-    let location = format!(
-        "{}{}?{query}",
-        state.config.issuer,
-        doorway_core::routes::AUTHORIZE
-    );
+    let location = format!("{}{}?{query}", state.config.issuer, doorway_core::routes::AUTHORIZE);
     Ok((jar.add(cookie), Redirect::to(&location)).into_response())
 }
 
@@ -177,36 +165,23 @@ pub async fn callback(
 ) -> Result<Response, PageError> {
     let current_user = ser(user.map(|u| u.user));
     let demo = demo(&state)?;
-    let stored = jar
-        .get(COOKIE)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
+    let stored = jar.get(COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
     let mut parts = stored.splitn(3, '.');
     let (expected_state, nonce, verifier) = (parts.next(), parts.next(), parts.next());
-    let mut removal = Cookie::build((COOKIE, ""))
-        .path(doorway_core::routes::DEMO)
-        .build();
+    let mut removal = Cookie::build((COOKIE, "")).path(doorway_core::routes::DEMO).build();
     removal.make_removal();
     let jar = jar.add(removal);
     let outcome = match (expected_state, nonce, verifier, &query.state) {
         (Some(expected), Some(nonce), Some(verifier), Some(got)) if constant_time_eq(expected, got) => {
             complete(&state, demo, &query, nonce, verifier).await
         }
-        _ => Err("The state does not match this browser's sign-in attempt (start again from the demo page).".to_owned()),
+        _ => {
+            Err("The state does not match this browser's sign-in attempt (start again from the demo page).".to_owned())
+        }
     };
     let (status, html) = match outcome {
-        Ok(ctx) => (
-            StatusCode::OK,
-            state
-                .ui
-                .render("demo_result.html", context! { current_user, ..ctx })?,
-        ),
-        Err(error) => (
-            StatusCode::BAD_REQUEST,
-            state
-                .ui
-                .render("demo_result.html", context! { error, current_user })?,
-        ),
+        Ok(ctx) => (StatusCode::OK, state.ui.render("demo_result.html", context! { current_user, ..ctx })?),
+        Err(error) => (StatusCode::BAD_REQUEST, state.ui.render("demo_result.html", context! { error, current_user })?),
     };
     Ok((status, jar, Html(html)).into_response())
 }
@@ -227,15 +202,9 @@ async fn complete(
         return Err("The response's iss does not name this provider (RFC 9207).".into());
     }
     if let Some(error) = &query.error {
-        return Err(format!(
-            "The provider answered {error}: {}",
-            query.error_description.as_deref().unwrap_or("")
-        ));
+        return Err(format!("The provider answered {error}: {}", query.error_description.as_deref().unwrap_or("")));
     }
-    let code = query
-        .code
-        .as_deref()
-        .ok_or("The response carries no code.")?;
+    let code = query.code.as_deref().ok_or("The response carries no code.")?;
     let base = &state.internal_base;
     let response = demo
         .http
@@ -252,17 +221,10 @@ async fn complete(
         .map_err(fail("token request"))?;
     let tokens: serde_json::Value = response.json().await.map_err(fail("token response"))?;
     if let Some(error) = tokens.get("error") {
-        return Err(format!(
-            "The token endpoint answered {error}: {}",
-            tokens["error_description"]
-        ));
+        return Err(format!("The token endpoint answered {error}: {}", tokens["error_description"]));
     }
-    let id_token = tokens["id_token"]
-        .as_str()
-        .ok_or("The token response has no id_token.")?;
-    let access_token = tokens["access_token"]
-        .as_str()
-        .ok_or("The token response has no access_token.")?;
+    let id_token = tokens["id_token"].as_str().ok_or("The token response has no id_token.")?;
+    let access_token = tokens["access_token"].as_str().ok_or("The token response has no access_token.")?;
 
     let jwks: jsonwebtoken::jwk::JwkSet = demo
         .http
@@ -273,24 +235,15 @@ async fn complete(
         .json()
         .await
         .map_err(fail("JWKS response"))?;
-    let header =
-        jsonwebtoken::decode_header(id_token).map_err(|e| format!("ID token header: {e}"))?;
-    let jwk = header
-        .kid
-        .as_deref()
-        .and_then(|kid| jwks.find(kid))
-        .ok_or("The ID token's kid is not in the JWKS.")?;
+    let header = jsonwebtoken::decode_header(id_token).map_err(|e| format!("ID token header: {e}"))?;
+    let jwk = header.kid.as_deref().and_then(|kid| jwks.find(kid)).ok_or("The ID token's kid is not in the JWKS.")?;
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| format!("JWK: {e}"))?;
     let mut validation = jsonwebtoken::Validation::new(header.alg);
     validation.set_audience(&[&demo.client_id]);
     validation.set_issuer(&[&state.config.issuer]);
-    let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
-        id_token,
-        &key,
-        &validation,
-    )
-    .map_err(|e| format!("The ID token does not verify: {e}"))?
-    .claims;
+    let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(id_token, &key, &validation)
+        .map_err(|e| format!("The ID token does not verify: {e}"))?
+        .claims;
     if claims.get("nonce").and_then(|n| n.as_str()) != Some(nonce) {
         return Err("The ID token's nonce does not match.".into());
     }

@@ -9,20 +9,14 @@ use crate::state::AppState;
 
 pub async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-        ],
+        [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "public, max-age=300")],
         state.discovery.clone(),
     )
 }
 
 pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [
-            (header::CONTENT_TYPE, "application/jwk-set+json"),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-        ],
+        [(header::CONTENT_TYPE, "application/jwk-set+json"), (header::CACHE_CONTROL, "public, max-age=300")],
         state.keys.current().jwks().to_string(),
     )
 }

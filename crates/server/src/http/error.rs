@@ -16,19 +16,13 @@ pub struct JsonError {
 
 impl From<OAuthError> for JsonError {
     fn from(error: OAuthError) -> Self {
-        Self {
-            error,
-            basic: false,
-        }
+        Self { error, basic: false }
     }
 }
 
 impl From<StoreError> for JsonError {
     fn from(err: StoreError) -> Self {
-        Self {
-            error: store_error(&err),
-            basic: false,
-        }
+        Self { error: store_error(&err), basic: false }
     }
 }
 
@@ -37,10 +31,7 @@ pub fn store_error(err: &StoreError) -> OAuthError {
     match err {
         StoreError::Unavailable(_) => {
             tracing::error!(error = %err, "database unavailable");
-            OAuthError::new(
-                ErrorCode::TemporarilyUnavailable,
-                "the service is temporarily unavailable; retry shortly",
-            )
+            OAuthError::new(ErrorCode::TemporarilyUnavailable, "the service is temporarily unavailable; retry shortly")
         }
         _ => {
             tracing::error!(error = %err, "database error");
@@ -50,14 +41,12 @@ pub fn store_error(err: &StoreError) -> OAuthError {
 }
 
 pub fn json_body(error: &OAuthError) -> String {
-    serde_json::json!({ "error": error.code.as_str(), "error_description": error.description })
-        .to_string()
+    serde_json::json!({ "error": error.code.as_str(), "error_description": error.description }).to_string()
 }
 
 impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.error.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let status = StatusCode::from_u16(self.error.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
         let mut response = (
             status,
             [
@@ -88,35 +77,19 @@ pub struct PageError {
 
 impl PageError {
     pub fn new(status: StatusCode, title: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            title: title.into(),
-            message: message.into(),
-        }
+        Self { status, title: title.into(), message: message.into() }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "This request cannot be completed",
-            message,
-        )
+        Self::new(StatusCode::BAD_REQUEST, "This request cannot be completed", message)
     }
 
     pub fn not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "Page not found",
-            "There is nothing at this address.",
-        )
+        Self::new(StatusCode::NOT_FOUND, "Page not found", "There is nothing at this address.")
     }
 
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong",
-            "Please try again in a moment.",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again in a moment.")
     }
 
     /// From an OAuth error that cannot be redirected (client or redirect URI unverified).
@@ -159,12 +132,7 @@ impl From<minijinja::Error> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let body = crate::ui::render_error_page(&self.title, &self.message);
-        (
-            self.status,
-            [(header::CACHE_CONTROL, "no-store")],
-            Html(body),
-        )
-            .into_response()
+        (self.status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
     }
 }
 

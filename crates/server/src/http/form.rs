@@ -12,11 +12,7 @@ use crate::http::error::{JsonError, PageError};
 use crate::state::AppState;
 
 fn parse_urlencoded(bytes: &[u8]) -> Params {
-    Params::new(
-        url::form_urlencoded::parse(bytes)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect(),
-    )
+    Params::new(url::form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
 }
 
 /// The query string's parameters.
@@ -26,9 +22,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parse_urlencoded(
-            parts.uri.query().unwrap_or_default().as_bytes(),
-        )))
+        Ok(Self(parse_urlencoded(parts.uri.query().unwrap_or_default().as_bytes())))
     }
 }
 
@@ -36,11 +30,7 @@ fn is_json(req: &Request) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        })
+        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("application/json"))
 }
 
 async fn body_bytes(req: Request) -> Option<axum::body::Bytes> {
@@ -54,9 +44,7 @@ impl FromRequest<AppState> for FormParams {
     type Rejection = PageError;
 
     async fn from_request(req: Request, _: &AppState) -> Result<Self, Self::Rejection> {
-        let bytes = body_bytes(req)
-            .await
-            .ok_or_else(|| PageError::bad_request("The request body is too large."))?;
+        let bytes = body_bytes(req).await.ok_or_else(|| PageError::bad_request("The request body is too large."))?;
         Ok(Self(parse_urlencoded(&bytes)))
     }
 }
@@ -70,9 +58,8 @@ impl FromRequest<AppState> for TokenParams {
 
     async fn from_request(req: Request, _: &AppState) -> Result<Self, Self::Rejection> {
         let json = is_json(&req);
-        let bytes = body_bytes(req)
-            .await
-            .ok_or_else(|| OAuthError::invalid_request("the request body is too large"))?;
+        let bytes =
+            body_bytes(req).await.ok_or_else(|| OAuthError::invalid_request("the request body is too large"))?;
         if !json {
             return Ok(Self(parse_urlencoded(&bytes)));
         }
@@ -84,9 +71,7 @@ impl FromRequest<AppState> for TokenParams {
                 serde_json::Value::String(s) => pairs.push((key, s)),
                 serde_json::Value::Null => {}
                 _ => {
-                    return Err(
-                        OAuthError::invalid_request(format!("{key} must be a string")).into(),
-                    );
+                    return Err(OAuthError::invalid_request(format!("{key} must be a string")).into());
                 }
             }
         }
@@ -101,13 +86,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
     type Rejection = PageError;
 
     async fn from_request(req: Request, _: &AppState) -> Result<Self, Self::Rejection> {
-        let bytes = body_bytes(req)
-            .await
-            .ok_or_else(|| PageError::bad_request("The form is too large."))?;
+        let bytes = body_bytes(req).await.ok_or_else(|| PageError::bad_request("The form is too large."))?;
         serde_urlencoded_like(&bytes).map(Self).map_err(|_| {
-            PageError::bad_request(
-                "The form was incomplete or malformed. Go back, reload the page and try again.",
-            )
+            PageError::bad_request("The form was incomplete or malformed. Go back, reload the page and try again.")
         })
     }
 }
@@ -116,10 +97,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
 fn serde_urlencoded_like<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ()> {
     let mut map = serde_json::Map::new();
     for (k, v) in url::form_urlencoded::parse(bytes) {
-        if map
-            .insert(k.into_owned(), serde_json::Value::String(v.into_owned()))
-            .is_some()
-        {
+        if map.insert(k.into_owned(), serde_json::Value::String(v.into_owned())).is_some() {
             return Err(());
         }
     }

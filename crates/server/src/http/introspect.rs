@@ -15,14 +15,22 @@ use crate::http::form::TokenParams;
 use crate::http::token::json_no_store;
 use crate::state::{AppState, now};
 
-pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, TokenParams(params): TokenParams) -> Response {
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    TokenParams(params): TokenParams,
+) -> Response {
     match handle(&state, &headers, &params).await {
         Ok(body) => json_no_store(&body),
         Err(err) => err.into_response(),
     }
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, params: &doorway_core::oauth::params::Params) -> Result<Value, JsonError> {
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &doorway_core::oauth::params::Params,
+) -> Result<Value, JsonError> {
     let client = authenticate_client(state, headers, params).await?;
     if client.is_public() {
         return Err(JsonError {
@@ -37,7 +45,9 @@ async fn handle(state: &AppState, headers: &HeaderMap, params: &doorway_core::oa
     let refresh_first = params.get("token_type_hint")? == Some("refresh_token");
 
     let access = async {
-        let Some(t) = state.store.find_access_token(&hash).await? else { return Ok::<_, JsonError>(None) };
+        let Some(t) = state.store.find_access_token(&hash).await? else {
+            return Ok::<_, JsonError>(None);
+        };
         if t.revoked || t.expires_at <= now {
             return Ok(Some(inactive.clone()));
         }
@@ -63,7 +73,9 @@ async fn handle(state: &AppState, headers: &HeaderMap, params: &doorway_core::oa
         Ok(Some(body))
     };
     let refresh = async {
-        let Some(t) = state.store.find_refresh_token(&hash).await? else { return Ok::<_, JsonError>(None) };
+        let Some(t) = state.store.find_refresh_token(&hash).await? else {
+            return Ok::<_, JsonError>(None);
+        };
         let exp = t.idle_expires_at.min(t.absolute_expires_at);
         if t.revoked_at.is_some() || t.rotated_at.is_some() || exp <= now {
             return Ok(Some(inactive.clone()));

@@ -49,34 +49,19 @@ pub fn router(state: AppState) -> Router {
         .route(routes::REVOKE, post(revoke::revoke))
         .route(routes::INTROSPECT, post(introspect::introspect))
         .route(routes::DEVICE_AUTHORIZATION, post(device::authorization))
-        .route(
-            routes::USERINFO,
-            get(userinfo::userinfo).post(userinfo::userinfo),
-        )
+        .route(routes::USERINFO, get(userinfo::userinfo).post(userinfo::userinfo))
         .layer(cors);
     let pages = Router::new()
         .route("/", get(account::home))
-        .route(
-            routes::AUTHORIZE,
-            get(authorize::authorize_get).post(authorize::authorize_post),
-        )
+        .route(routes::AUTHORIZE, get(authorize::authorize_get).post(authorize::authorize_post))
         .route(routes::AUTHORIZE_RESUME, get(authorize::resume))
         .route(routes::CONSENT, post(authorize::consent))
         .route(routes::END_SESSION, get(logout::end_session).post(logout::end_session))
         .route(routes::DEVICE, get(device::page).post(device::page))
         .route(routes::LOGIN, get(account::login_page).post(account::login))
-        .route(
-            routes::SIGNUP,
-            get(account::signup_page).post(account::signup),
-        )
-        .route(
-            routes::LOGOUT,
-            get(account::logout_page).post(account::logout),
-        )
-        .route(
-            routes::ACCOUNT,
-            get(account::account_page).post(account::update_account),
-        )
+        .route(routes::SIGNUP, get(account::signup_page).post(account::signup))
+        .route(routes::LOGOUT, get(account::logout_page).post(account::logout))
+        .route(routes::ACCOUNT, get(account::account_page).post(account::update_account))
         .route("/avatars/{file}", get(avatar::avatar))
         .route(routes::STATIC_CSS, get(stylesheet))
         .route(routes::DEMO, get(demo::page))
@@ -87,22 +72,10 @@ pub fn router(state: AppState) -> Router {
     api.merge(pages)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("cross-origin-opener-policy"),
             HeaderValue::from_static("same-origin"),
@@ -114,10 +87,7 @@ pub fn router(state: AppState) -> Router {
 
 async fn stylesheet() -> impl axum::response::IntoResponse {
     (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
         include_str!("../../static/doorway.css"),
     )
 }

@@ -20,7 +20,11 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, TokenPara
     }
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, params: &doorway_core::oauth::params::Params) -> Result<(), JsonError> {
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &doorway_core::oauth::params::Params,
+) -> Result<(), JsonError> {
     let client = authenticate_client(state, headers, params).await?;
     let token = params.get("token")?.ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
     let hash = hash_secret(token);

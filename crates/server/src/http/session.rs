@@ -19,24 +19,13 @@ pub struct CookieNames {
 
 pub fn names(state: &AppState) -> CookieNames {
     if state.config.https() {
-        CookieNames {
-            session: "__Host-doorway_session",
-            csrf: "__Host-doorway_csrf",
-        }
+        CookieNames { session: "__Host-doorway_session", csrf: "__Host-doorway_csrf" }
     } else {
-        CookieNames {
-            session: "doorway_session",
-            csrf: "doorway_csrf",
-        }
+        CookieNames { session: "doorway_session", csrf: "doorway_csrf" }
     }
 }
 
-pub fn build_cookie(
-    state: &AppState,
-    name: &'static str,
-    value: String,
-    max_age: Option<i64>,
-) -> Cookie<'static> {
+pub fn build_cookie(state: &AppState, name: &'static str, value: String, max_age: Option<i64>) -> Cookie<'static> {
     let mut cookie = Cookie::build((name, value))
         .path("/")
         .http_only(true)
@@ -61,42 +50,25 @@ pub struct CurrentUser {
 impl FromRequestParts<AppState> for MaybeUser {
     type Rejection = PageError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let jar = CookieJar::from_headers(&parts.headers);
         let Some(cookie) = jar.get(names(state).session) else {
             return Ok(Self(None));
         };
-        let Some(session) = state
-            .store
-            .find_session(&hash_secret(cookie.value()), now())
-            .await?
-        else {
+        let Some(session) = state.store.find_session(&hash_secret(cookie.value()), now()).await? else {
             return Ok(Self(None));
         };
         let user = state.store.find_user(&session.user_id).await?;
-        Ok(Self(
-            user.filter(|u| !u.disabled)
-                .map(|user| CurrentUser { session, user }),
-        ))
+        Ok(Self(user.filter(|u| !u.disabled).map(|user| CurrentUser { session, user })))
     }
 }
 
 /// Starts a fresh session for `user_id`, ending the one the browser had (the id is rotated at
 /// every sign-in, so a planted session id is worthless).
-pub async fn start_session(
-    state: &AppState,
-    jar: CookieJar,
-    user_id: &str,
-) -> Result<CookieJar, PageError> {
+pub async fn start_session(state: &AppState, jar: CookieJar, user_id: &str) -> Result<CookieJar, PageError> {
     let names = names(state);
     if let Some(old) = jar.get(names.session) {
-        state
-            .store
-            .delete_session(&hash_secret(old.value()))
-            .await?;
+        state.store.delete_session(&hash_secret(old.value())).await?;
     }
     let id = random_token("");
     let now = now();
@@ -109,24 +81,19 @@ pub async fn start_session(
         expires_at: now + state.config.session_ttl,
     };
     state.store.create_session(&session).await?;
-    let jar = jar
-        .add(build_cookie(
-            state,
-            names.session,
-            id,
-            Some(state.config.session_ttl),
-        ))
-        .add(build_cookie(state, names.csrf, random_token(""), None));
+    let jar = jar.add(build_cookie(state, names.session, id, Some(state.config.session_ttl))).add(build_cookie(
+        state,
+        names.csrf,
+        random_token(""),
+        None,
+    ));
     Ok(jar)
 }
 
 pub async fn end_session(state: &AppState, jar: CookieJar) -> Result<CookieJar, PageError> {
     let names = names(state);
     if let Some(old) = jar.get(names.session) {
-        state
-            .store
-            .delete_session(&hash_secret(old.value()))
-            .await?;
+        state.store.delete_session(&hash_secret(old.value())).await?;
     }
     let mut removal = build_cookie(state, names.session, String::new(), Some(0));
     removal.make_removal();
@@ -136,33 +103,18 @@ pub async fn end_session(state: &AppState, jar: CookieJar) -> Result<CookieJar, 
 /// The CSRF token for a form: the browser's existing one, or a new one set as a cookie.
 pub fn csrf_token(state: &AppState, jar: CookieJar) -> (CookieJar, String) {
     let name = names(state).csrf;
-    if let Some(existing) = jar
-        .get(name)
-        .map(|c| c.value().to_owned())
-        .filter(|v| v.len() >= 32)
-    {
+    if let Some(existing) = jar.get(name).map(|c| c.value().to_owned()).filter(|v| v.len() >= 32) {
         return (jar, existing);
     }
     let token = random_token("");
-    (
-        jar.add(build_cookie(state, name, token.clone(), None)),
-        token,
-    )
+    (jar.add(build_cookie(state, name, token.clone(), None)), token)
 }
 
 /// Checks a submitted form's token against the cookie, in constant time.
-pub fn check_csrf(
-    state: &AppState,
-    jar: &CookieJar,
-    presented: Option<&str>,
-) -> Result<(), PageError> {
+pub fn check_csrf(state: &AppState, jar: &CookieJar, presented: Option<&str>) -> Result<(), PageError> {
     let expected = jar.get(names(state).csrf).map(|c| c.value().to_owned());
     match (expected, presented) {
-        (Some(expected), Some(presented))
-            if expected.len() >= 32 && constant_time_eq(&expected, presented) =>
-        {
-            Ok(())
-        }
+        (Some(expected), Some(presented)) if expected.len() >= 32 && constant_time_eq(&expected, presented) => Ok(()),
         _ => {
             tracing::warn!(target: "security", event = "csrf_rejected", "a form was submitted without a valid CSRF token");
             Err(PageError::new(

@@ -15,19 +15,11 @@ use crate::state::{AppState, now};
 
 fn bearer_error(error: OAuthError, challenge: &str) -> Response {
     let status = StatusCode::from_u16(error.code.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-    let mut response = (
-        status,
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        json_body(&error),
-    )
-        .into_response();
+    let mut response =
+        (status, [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], json_body(&error))
+            .into_response();
     if let Ok(value) = HeaderValue::from_str(challenge) {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, value);
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
     }
     response
 }
@@ -35,9 +27,7 @@ fn bearer_error(error: OAuthError, challenge: &str) -> Response {
 fn invalid_token(description: &str) -> Response {
     bearer_error(
         OAuthError::new(ErrorCode::InvalidToken, description),
-        &format!(
-            "Bearer realm=\"doorway\", error=\"invalid_token\", error_description=\"{description}\""
-        ),
+        &format!("Bearer realm=\"doorway\", error=\"invalid_token\", error_description=\"{description}\""),
     )
 }
 
@@ -56,12 +46,8 @@ async fn bearer_token(req: Request) -> Result<String, Response> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
     let body_token = if req.method() == axum::http::Method::POST && is_form {
-        let bytes = axum::body::to_bytes(req.into_body(), 16 * 1024)
-            .await
-            .unwrap_or_default();
-        url::form_urlencoded::parse(&bytes)
-            .find(|(k, _)| k == "access_token")
-            .map(|(_, v)| v.into_owned())
+        let bytes = axum::body::to_bytes(req.into_body(), 16 * 1024).await.unwrap_or_default();
+        url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "access_token").map(|(_, v)| v.into_owned())
     } else {
         None
     };
@@ -80,10 +66,7 @@ async fn bearer_token(req: Request) -> Result<String, Response> {
 fn unauthenticated() -> Response {
     (
         StatusCode::UNAUTHORIZED,
-        [
-            (header::WWW_AUTHENTICATE, "Bearer realm=\"doorway\""),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
+        [(header::WWW_AUTHENTICATE, "Bearer realm=\"doorway\""), (header::CACHE_CONTROL, "no-store")],
     )
         .into_response()
 }
@@ -102,10 +85,7 @@ pub async fn userinfo(State(state): State<AppState>, req: Request) -> Response {
     };
     if !record.scope.contains(Scope::OPENID) {
         return bearer_error(
-            OAuthError::new(
-                ErrorCode::InsufficientScope,
-                "userinfo requires a token granted the openid scope",
-            ),
+            OAuthError::new(ErrorCode::InsufficientScope, "userinfo requires a token granted the openid scope"),
             "Bearer realm=\"doorway\", error=\"insufficient_scope\", scope=\"openid\"",
         );
     }
@@ -118,17 +98,9 @@ pub async fn userinfo(State(state): State<AppState>, req: Request) -> Response {
         Ok(_) => return invalid_token("the access token's user no longer exists"),
         Err(err) => return bearer_error(store_error(&err), "Bearer realm=\"doorway\""),
     };
-    let claims = user_claims(
-        &user,
-        &record.scope,
-        &state.config.issuer,
-        &default_picture(&state, &user.sub),
-    );
+    let claims = user_claims(&user, &record.scope, &state.config.issuer, &default_picture(&state, &user.sub));
     (
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
+        [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")],
         serde_json::Value::Object(claims).to_string(),
     )
         .into_response()

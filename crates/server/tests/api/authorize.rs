@@ -41,44 +41,27 @@ async fn missing_client_id_renders_a_page() {
 async fn duplicated_client_id_renders_a_page() {
     let app = spawn_app().await;
     let client = app.confidential_client().await;
-    let url = format!(
-        "{}&client_id={}",
-        authorize_url(&app, &client, &[]),
-        client.client_id
-    );
+    let url = format!("{}&client_id={}", authorize_url(&app, &client, &[]), client.client_id);
     let body = error_page(get(&url).await, 400).await;
     assert!(body.contains("invalid_request"), "{body}");
 }
 
 /// Registers an app with `registered` under `policy`, then presents each of `presented` and
 /// asserts an error page without any redirect.
-async fn assert_redirect_uris_refused(
-    registered: &str,
-    policy: RedirectPolicy,
-    presented: &[&str],
-) {
+async fn assert_redirect_uris_refused(registered: &str, policy: RedirectPolicy, presented: &[&str]) {
     let app = spawn_app().await;
-    let client = app
-        .create_client(registered, ClientKind::Confidential, policy)
-        .await;
+    let client = app.create_client(registered, ClientKind::Confidential, policy).await;
     for uri in presented {
         let url = authorize_url(&app, &client, &[("redirect_uri", uri)]);
         let body = error_page(get(&url).await, 400).await;
-        assert!(
-            body.contains("redirect_uri"),
-            "{uri} should be refused by name: {body}"
-        );
+        assert!(body.contains("redirect_uri"), "{uri} should be refused by name: {body}");
     }
 }
 
 #[tokio::test]
 async fn unregistered_redirect_uri_renders_a_page_and_never_redirects() {
-    assert_redirect_uris_refused(
-        "https://app.example/callback",
-        RedirectPolicy::Exact,
-        &["https://app.example/other"],
-    )
-    .await;
+    assert_redirect_uris_refused("https://app.example/callback", RedirectPolicy::Exact, &["https://app.example/other"])
+        .await;
 }
 
 #[tokio::test]
@@ -96,10 +79,7 @@ async fn redirect_uri_path_traversal_is_refused() {
     assert_redirect_uris_refused(
         "https://app.example/",
         RedirectPolicy::Origin,
-        &[
-            "https://app.example/callback/../evil",
-            "https://app.example/%2E%2E/evil",
-        ],
+        &["https://app.example/callback/../evil", "https://app.example/%2E%2E/evil"],
     )
     .await;
 }
@@ -109,10 +89,7 @@ async fn redirect_uri_on_another_host_is_refused() {
     assert_redirect_uris_refused(
         "https://app.example/callback",
         RedirectPolicy::Exact,
-        &[
-            "https://evil.example/callback",
-            "https://app.example.evil.example/callback",
-        ],
+        &["https://evil.example/callback", "https://app.example.evil.example/callback"],
     )
     .await;
 }
@@ -172,10 +149,7 @@ async fn missing_redirect_uri_in_an_openid_request_renders_a_page() {
     let client = app.confidential_client().await;
     let url = authorize_url(&app, &client, &[("redirect_uri", "")]);
     let body = error_page(get(&url).await, 400).await;
-    assert!(
-        body.contains("redirect_uri is required in OpenID Connect requests"),
-        "{body}"
-    );
+    assert!(body.contains("redirect_uri is required in OpenID Connect requests"), "{body}");
 }
 
 #[tokio::test]
@@ -185,21 +159,11 @@ async fn missing_redirect_uri_in_a_plain_oauth_request_uses_the_only_registratio
     let app = spawn_app().await;
     app.create_user("alice").await;
     let client = app.confidential_client().await;
-    let code = obtain_code(
-        &app,
-        &Browser::new(),
-        &client,
-        &[("redirect_uri", ""), ("scope", "profile")],
-    )
-    .await;
+    let code = obtain_code(&app, &Browser::new(), &client, &[("redirect_uri", ""), ("scope", "profile")]).await;
     let response = reqwest::Client::new()
         .post(app.url("/oauth/token"))
         .basic_auth(&client.client_id, client.secret.as_ref())
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("code_verifier", VERIFIER),
-        ])
+        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("code_verifier", VERIFIER)])
         .send()
         .await
         .unwrap();
@@ -218,12 +182,7 @@ async fn assert_error_redirect(extra: &[(&str, &str)], error: &str) -> String {
     assert_error_redirect_for(&app, &client, extra, error).await
 }
 
-async fn assert_error_redirect_for(
-    app: &TestApp,
-    client: &TestClient,
-    extra: &[(&str, &str)],
-    error: &str,
-) -> String {
+async fn assert_error_redirect_for(app: &TestApp, client: &TestClient, extra: &[(&str, &str)], error: &str) -> String {
     let response = get(&authorize_url(app, client, extra)).await;
     let query = redirected_error(&response, client);
     assert_eq!(query["error"], error, "{query:?}");
@@ -236,11 +195,7 @@ async fn assert_error_redirect_for(
 #[tokio::test]
 async fn unsupported_response_type_redirects_with_error_state_and_iss() {
     for response_type in ["token", "id_token", "code id_token", "none"] {
-        let description = assert_error_redirect(
-            &[("response_type", response_type)],
-            "unsupported_response_type",
-        )
-        .await;
+        let description = assert_error_redirect(&[("response_type", response_type)], "unsupported_response_type").await;
         assert_eq!(description, "only response_type=code is supported");
     }
 }
@@ -253,11 +208,9 @@ async fn missing_response_type_is_invalid_request() {
 
 #[tokio::test]
 async fn unknown_scope_is_invalid_scope() {
-    let description =
-        assert_error_redirect(&[("scope", "openid admin:everything")], "invalid_scope").await;
+    let description = assert_error_redirect(&[("scope", "openid admin:everything")], "invalid_scope").await;
     assert_eq!(description, "unknown scope 'admin:everything'");
-    let description =
-        assert_error_redirect(&[("scope", "openid write-everything")], "invalid_scope").await;
+    let description = assert_error_redirect(&[("scope", "openid write-everything")], "invalid_scope").await;
     assert_eq!(description, "unknown scope 'write-everything'");
 }
 
@@ -265,20 +218,12 @@ async fn unknown_scope_is_invalid_scope() {
 async fn scope_not_allowed_for_the_app_is_invalid_scope() {
     let app = spawn_app().await;
     let client = app
-        .create_client_with(
-            "https://app.example/callback",
-            ClientKind::Confidential,
-            RedirectPolicy::Exact,
-            |c| c.scopes = ScopeSet::parse("openid profile").unwrap(),
-        )
+        .create_client_with("https://app.example/callback", ClientKind::Confidential, RedirectPolicy::Exact, |c| {
+            c.scopes = ScopeSet::parse("openid profile").unwrap()
+        })
         .await;
-    let description = assert_error_redirect_for(
-        &app,
-        &client,
-        &[("scope", "openid profile email")],
-        "invalid_scope",
-    )
-    .await;
+    let description =
+        assert_error_redirect_for(&app, &client, &[("scope", "openid profile email")], "invalid_scope").await;
     assert_eq!(description, "this app is not allowed the scope 'email'");
 }
 
@@ -318,42 +263,23 @@ async fn duplicated_state_is_invalid_request_and_echoes_no_state() {
 #[tokio::test]
 async fn pkce_plain_is_rejected() {
     let description = assert_error_redirect(
-        &[
-            (
-                "code_challenge",
-                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-            ),
-            ("code_challenge_method", "plain"),
-        ],
+        &[("code_challenge", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), ("code_challenge_method", "plain")],
         "invalid_request",
     )
     .await;
-    assert_eq!(
-        description,
-        "code_challenge_method must be S256; plain is not supported"
-    );
+    assert_eq!(description, "code_challenge_method must be S256; plain is not supported");
 }
 
 #[tokio::test]
 async fn pkce_challenge_without_method_is_rejected_as_implicit_plain() {
-    let description =
-        assert_error_redirect(&[("code_challenge_method", "")], "invalid_request").await;
-    assert_eq!(
-        description,
-        "code_challenge_method must be S256; plain is not supported"
-    );
+    let description = assert_error_redirect(&[("code_challenge_method", "")], "invalid_request").await;
+    assert_eq!(description, "code_challenge_method must be S256; plain is not supported");
 }
 
 #[tokio::test]
 async fn public_client_without_pkce_is_invalid_request() {
     let app = spawn_app().await;
-    let client = app
-        .create_client(
-            "http://localhost:5173/callback",
-            ClientKind::Public,
-            RedirectPolicy::Exact,
-        )
-        .await;
+    let client = app.create_client("http://localhost:5173/callback", ClientKind::Public, RedirectPolicy::Exact).await;
     let description = assert_error_redirect_for(
         &app,
         &client,
@@ -361,22 +287,16 @@ async fn public_client_without_pkce_is_invalid_request() {
         "invalid_request",
     )
     .await;
-    assert_eq!(
-        description,
-        "this app must use PKCE: send code_challenge with S256"
-    );
+    assert_eq!(description, "this app must use PKCE: send code_challenge with S256");
 }
 
 #[tokio::test]
 async fn confidential_client_that_opted_into_pkce_must_send_it() {
     let app = spawn_app().await;
     let client = app
-        .create_client_with(
-            "https://app.example/callback",
-            ClientKind::Confidential,
-            RedirectPolicy::Exact,
-            |c| c.require_pkce = true,
-        )
+        .create_client_with("https://app.example/callback", ClientKind::Confidential, RedirectPolicy::Exact, |c| {
+            c.require_pkce = true
+        })
         .await;
     assert_error_redirect_for(
         &app,
@@ -389,21 +309,14 @@ async fn confidential_client_that_opted_into_pkce_must_send_it() {
 
 #[tokio::test]
 async fn request_object_is_request_not_supported() {
-    let description = assert_error_redirect(
-        &[("request", "eyJhbGciOiJub25lIn0.e30.")],
-        "request_not_supported",
-    )
-    .await;
+    let description = assert_error_redirect(&[("request", "eyJhbGciOiJub25lIn0.e30.")], "request_not_supported").await;
     assert_eq!(description, "request objects are not supported");
 }
 
 #[tokio::test]
 async fn request_uri_is_request_uri_not_supported() {
-    let description = assert_error_redirect(
-        &[("request_uri", "https://app.example/request.jwt")],
-        "request_uri_not_supported",
-    )
-    .await;
+    let description =
+        assert_error_redirect(&[("request_uri", "https://app.example/request.jwt")], "request_uri_not_supported").await;
     assert_eq!(description, "request_uri is not supported");
 }
 
@@ -424,12 +337,7 @@ async fn error_redirect_keeps_a_json_state_byte_exact() {
     let state = r#"{"nonce":"a b&c=d","redirectUri":"http://localhost:5173/"}"#;
     let app = spawn_app().await;
     let client = app.confidential_client().await;
-    let response = get(&authorize_url(
-        &app,
-        &client,
-        &[("state", state), ("response_type", "token")],
-    ))
-    .await;
+    let response = get(&authorize_url(&app, &client, &[("state", state), ("response_type", "token")])).await;
     let query = redirected_error(&response, &client);
     assert_eq!(query["state"], state);
 }
@@ -441,13 +349,9 @@ async fn unknown_parameters_are_ignored() {
     let app = spawn_app().await;
     app.create_user("alice").await;
     let client = app.confidential_client().await;
-    let code = obtain_code(
-        &app,
-        &Browser::new(),
-        &client,
-        &[("foo", "bar"), ("utm_source", "newsletter"), ("foo2", "")],
-    )
-    .await;
+    let code =
+        obtain_code(&app, &Browser::new(), &client, &[("foo", "bar"), ("utm_source", "newsletter"), ("foo2", "")])
+            .await;
     assert_eq!(exchange(&app, &client, &code).await.status(), 200);
 }
 
@@ -460,12 +364,7 @@ async fn signed_out_request_is_sent_to_login_with_303() {
     let next = location(&response);
     assert!(next.starts_with("/login?interaction="), "{next}");
     assert!(next.ends_with("&login_hint=alice"), "{next}");
-    assert!(
-        response
-            .headers()
-            .get("access-control-allow-origin")
-            .is_none()
-    );
+    assert!(response.headers().get("access-control-allow-origin").is_none());
 }
 
 #[tokio::test]
@@ -485,11 +384,7 @@ async fn post_to_authorize_works_like_get() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        response.status(),
-        303,
-        "a POST is answered with 303, never 307"
-    );
+    assert_eq!(response.status(), 303, "a POST is answered with 303, never 307");
     let back = browser.drive(&app, response, "alice", "allow").await;
     let query = query_of(&back);
     assert!(back.starts_with(&client.redirect_uri));
@@ -523,17 +418,9 @@ async fn loopback_redirect_with_another_port_is_accepted() {
     // RFC 8252 §7.3: native apps listen on an ephemeral port.
     let app = spawn_app().await;
     app.create_user("alice").await;
-    let registered = app
-        .create_client(
-            "http://127.0.0.1:8000/callback",
-            ClientKind::Public,
-            RedirectPolicy::Exact,
-        )
-        .await;
-    let client = TestClient {
-        redirect_uri: "http://127.0.0.1:51234/callback".into(),
-        ..registered
-    };
+    let registered =
+        app.create_client("http://127.0.0.1:8000/callback", ClientKind::Public, RedirectPolicy::Exact).await;
+    let client = TestClient { redirect_uri: "http://127.0.0.1:51234/callback".into(), ..registered };
     let code = obtain_code(&app, &Browser::new(), &client, &[]).await;
     assert_eq!(exchange(&app, &client, &code).await.status(), 200);
 }
@@ -553,20 +440,13 @@ async fn origin_policy_accepts_any_path_and_keeps_the_clients_query() {
     // What huggingface_hub sends from a Space: a callback carrying its own query string.
     let app = spawn_app().await;
     app.create_user("alice").await;
-    let registered = app
-        .create_client(
-            "https://space.example/",
-            ClientKind::Confidential,
-            RedirectPolicy::Origin,
-        )
-        .await;
+    let registered =
+        app.create_client("https://space.example/", ClientKind::Confidential, RedirectPolicy::Origin).await;
     let client = TestClient {
         redirect_uri: "https://space.example/oauth/huggingface/callback?_target_url=%2F%3F".into(),
         ..registered
     };
-    let back = Browser::new()
-        .authorize(&app, &authorize_url(&app, &client, &[]), "alice", "allow")
-        .await;
+    let back = Browser::new().authorize(&app, &authorize_url(&app, &client, &[]), "alice", "allow").await;
     let prefix = "https://space.example/oauth/huggingface/callback?_target_url=%2F%3F&code=";
     assert!(back.starts_with(prefix), "{back}");
     let query = query_of(&back);
@@ -577,17 +457,9 @@ async fn origin_policy_accepts_any_path_and_keeps_the_clients_query() {
     assert_eq!(response.status(), 200);
 
     // gradio's callback path under the same origin.
-    let gradio = TestClient {
-        redirect_uri: "https://space.example/login/callback".into(),
-        ..client
-    };
-    let back = Browser::new()
-        .authorize(&app, &authorize_url(&app, &gradio, &[]), "alice", "allow")
-        .await;
-    assert!(
-        back.starts_with("https://space.example/login/callback?code="),
-        "{back}"
-    );
+    let gradio = TestClient { redirect_uri: "https://space.example/login/callback".into(), ..client };
+    let back = Browser::new().authorize(&app, &authorize_url(&app, &gradio, &[]), "alice", "allow").await;
+    assert!(back.starts_with("https://space.example/login/callback?code="), "{back}");
 }
 
 // --- redirect_uri at the token endpoint (RFC 6749 §4.1.3) ------------------------------------
@@ -598,11 +470,7 @@ async fn exchange_with_redirect(
     code: &str,
     redirect_uri: Option<&str>,
 ) -> reqwest::Response {
-    let mut form = vec![
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("code_verifier", VERIFIER),
-    ];
+    let mut form = vec![("grant_type", "authorization_code"), ("code", code), ("code_verifier", VERIFIER)];
     if let Some(uri) = redirect_uri {
         form.push(("redirect_uri", uri));
     }
@@ -625,38 +493,23 @@ async fn redirect_uri_sent_at_authorize_must_be_repeated_at_token() {
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");
-    assert_eq!(
-        body["error_description"],
-        "redirect_uri is required: it was sent at authorization"
-    );
+    assert_eq!(body["error_description"], "redirect_uri is required: it was sent at authorization");
 }
 
 #[tokio::test]
 async fn redirect_uri_at_token_must_be_identical() {
     let app = spawn_app().await;
     app.create_user("alice").await;
-    let registered = app
-        .create_client(
-            "https://space.example/",
-            ClientKind::Confidential,
-            RedirectPolicy::Origin,
-        )
-        .await;
-    let client = TestClient {
-        redirect_uri: "https://space.example/callback?a=1".into(),
-        ..registered
-    };
+    let registered =
+        app.create_client("https://space.example/", ClientKind::Confidential, RedirectPolicy::Origin).await;
+    let client = TestClient { redirect_uri: "https://space.example/callback?a=1".into(), ..registered };
     let code = obtain_code(&app, &Browser::new(), &client, &[]).await;
     // Another URL that the app's policy would accept is still not the one that was sent.
-    let response =
-        exchange_with_redirect(&app, &client, &code, Some("https://space.example/callback")).await;
+    let response = exchange_with_redirect(&app, &client, &code, Some("https://space.example/callback")).await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");
-    assert_eq!(
-        body["error_description"],
-        "redirect_uri differs from the one sent at authorization"
-    );
+    assert_eq!(body["error_description"], "redirect_uri differs from the one sent at authorization");
 }
 
 #[tokio::test]
@@ -671,13 +524,7 @@ async fn expired_code_is_invalid_grant() {
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("expired"),
-        "{body}"
-    );
+    assert!(body["error_description"].as_str().unwrap().contains("expired"), "{body}");
 }
 
 #[tokio::test]
@@ -689,10 +536,7 @@ async fn code_issued_to_one_client_cannot_be_redeemed_by_another() {
     let code = obtain_code(&app, &Browser::new(), &client, &[]).await;
     let response = exchange(&app, &other, &code).await;
     assert_eq!(response.status(), 400);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["error"],
-        "invalid_grant"
-    );
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_grant");
 }
 
 #[tokio::test]
@@ -709,10 +553,7 @@ async fn no_authorize_response_is_a_307_or_308() {
         authorize_url(&app, &client, &[("response_type", "token")]),
         authorize_url(&app, &client, &[]),
     ];
-    let plain = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     for url in &urls {
         let body = url.split_once('?').unwrap().1.to_owned();
         let post = plain
@@ -729,9 +570,7 @@ async fn no_authorize_response_is_a_307_or_308() {
         }
     }
     // Signed in and consented: the code redirect itself.
-    browser
-        .authorize(&app, &authorize_url(&app, &client, &[]), "alice", "allow")
-        .await;
+    browser.authorize(&app, &authorize_url(&app, &client, &[]), "alice", "allow").await;
     let response = browser.get(&authorize_url(&app, &client, &[])).await;
     assert_eq!(response.status(), 303);
     assert!(location(&response).starts_with(&client.redirect_uri));

@@ -4,9 +4,7 @@ use std::collections::HashMap;
 
 use doorway_core::model::ClientKind;
 use doorway_core::secrets::{hash_secret, random_hex_id};
-use doorway_core::types::{
-    CodeChallenge, CodeVerifier, Email, RedirectPolicy, RedirectUri, ScopeSet, Username,
-};
+use doorway_core::types::{CodeChallenge, CodeVerifier, Email, RedirectPolicy, RedirectUri, ScopeSet, Username};
 use doorway_server::config::{Config, GlobalArgs, ServeArgs};
 use doorway_server::startup::Application;
 use doorway_store::{NewClient, NewUser, Store};
@@ -43,15 +41,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let global = GlobalArgs {
-        data_dir: Some(dir.path().to_owned()),
-        database: None,
-        config: None,
-    };
-    let serve = ServeArgs {
-        issuer: Some(format!("http://127.0.0.1:{port}")),
-        ..ServeArgs::default()
-    };
+    let global = GlobalArgs { data_dir: Some(dir.path().to_owned()), database: None, config: None };
+    let serve = ServeArgs { issuer: Some(format!("http://127.0.0.1:{port}")), ..ServeArgs::default() };
     let mut config = Config::resolve(&global, &serve).unwrap();
     config.listen = listener.local_addr().unwrap();
     adjust(&mut config);
@@ -59,12 +50,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let app = Application::build_on(config, listener).await.unwrap();
     let store = app.state().store.clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp {
-        issuer,
-        address: format!("http://127.0.0.1:{port}"),
-        store,
-        _dir: dir,
-    }
+    TestApp { issuer, address: format!("http://127.0.0.1:{port}"), store, _dir: dir }
 }
 
 impl TestApp {
@@ -99,14 +85,8 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn create_client(
-        &self,
-        redirect_uri: &str,
-        kind: ClientKind,
-        policy: RedirectPolicy,
-    ) -> TestClient {
-        self.create_client_with(redirect_uri, kind, policy, |_| {})
-            .await
+    pub async fn create_client(&self, redirect_uri: &str, kind: ClientKind, policy: RedirectPolicy) -> TestClient {
+        self.create_client_with(redirect_uri, kind, policy, |_| {}).await
     }
 
     pub async fn create_client_with(
@@ -116,8 +96,7 @@ impl TestApp {
         policy: RedirectPolicy,
         adjust: impl FnOnce(&mut NewClient),
     ) -> TestClient {
-        let secret =
-            (kind == ClientKind::Confidential).then(|| doorway_core::secrets::random_token("dws_"));
+        let secret = (kind == ClientKind::Confidential).then(|| doorway_core::secrets::random_token("dws_"));
         let mut new = NewClient {
             client_id: uuid::Uuid::new_v4().to_string(),
             secret_hash: secret.as_deref().map(hash_secret),
@@ -131,33 +110,22 @@ impl TestApp {
             require_pkce: false,
             id_token_alg: "RS256".into(),
             owner_id: None,
+            grant_types: Default::default(),
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
         };
         adjust(&mut new);
         let client = self.store.create_client(new, 0).await.unwrap();
-        TestClient {
-            client_id: client.client_id,
-            secret,
-            redirect_uri: redirect_uri.to_owned(),
-        }
+        TestClient { client_id: client.client_id, secret, redirect_uri: redirect_uri.to_owned() }
     }
 
     /// A confidential app redirecting to `https://app.example/callback`.
     pub async fn confidential_client(&self) -> TestClient {
-        self.create_client(
-            "https://app.example/callback",
-            ClientKind::Confidential,
-            RedirectPolicy::Exact,
-        )
-        .await
+        self.create_client("https://app.example/callback", ClientKind::Confidential, RedirectPolicy::Exact).await
     }
 
     pub async fn discovery(&self) -> Value {
-        reqwest::get(self.url("/.well-known/openid-configuration"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        reqwest::get(self.url("/.well-known/openid-configuration")).await.unwrap().json().await.unwrap()
     }
 }
 
@@ -174,11 +142,7 @@ impl Default for Browser {
 
 /// The query parameters of a URL.
 pub fn query_of(url: &str) -> HashMap<String, String> {
-    url::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
+    url::Url::parse(url).unwrap().query_pairs().into_owned().collect()
 }
 
 /// The `value` of the hidden or text input `name` in an HTML page.
@@ -186,32 +150,16 @@ pub fn input_value(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();
     let end = html[start..].find('"')? + start;
-    Some(
-        html[start..end]
-            .replace("&#x2f;", "/")
-            .replace("&amp;", "&"),
-    )
+    Some(html[start..end].replace("&#x2f;", "/").replace("&amp;", "&"))
 }
 
 pub fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get(LOCATION)
-        .expect("a Location header")
-        .to_str()
-        .unwrap()
-        .to_owned()
+    response.headers().get(LOCATION).expect("a Location header").to_str().unwrap().to_owned()
 }
 
 impl Browser {
     pub fn new() -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(Policy::none())
-                .build()
-                .unwrap(),
-        }
+        Self { http: reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap() }
     }
 
     pub async fn get(&self, url: &str) -> reqwest::Response {
@@ -220,11 +168,7 @@ impl Browser {
 
     /// Resolves a Location that may be relative to the app.
     fn absolute(app: &TestApp, location: &str) -> String {
-        if location.starts_with('/') {
-            app.url(location)
-        } else {
-            location.to_owned()
-        }
+        if location.starts_with('/') { app.url(location) } else { location.to_owned() }
     }
 
     /// Signs in through the login page (no pending request).
@@ -234,11 +178,7 @@ impl Browser {
         let response = self
             .http
             .post(app.url("/login"))
-            .form(&[
-                ("username", username),
-                ("password", PASSWORD),
-                ("csrf_token", &csrf),
-            ])
+            .form(&[("username", username), ("password", PASSWORD), ("csrf_token", &csrf)])
             .send()
             .await
             .unwrap();
@@ -247,13 +187,7 @@ impl Browser {
 
     /// Follows an authorization request through login (as `username`) and consent (`allow` or
     /// `deny`) until Doorway redirects to the client; returns that final Location.
-    pub async fn authorize(
-        &self,
-        app: &TestApp,
-        authorize_url: &str,
-        username: &str,
-        decision: &str,
-    ) -> String {
+    pub async fn authorize(&self, app: &TestApp, authorize_url: &str, username: &str, decision: &str) -> String {
         let response = self.get(authorize_url).await;
         self.drive(app, response, username, decision).await
     }
@@ -295,17 +229,10 @@ impl Browser {
                     .await
                     .unwrap()
             } else {
-                assert!(
-                    page.contains("name=\"decision\""),
-                    "expected the consent page, got {page}"
-                );
+                assert!(page.contains("name=\"decision\""), "expected the consent page, got {page}");
                 self.http
                     .post(app.url("/oauth/consent"))
-                    .form(&[
-                        ("decision", decision),
-                        ("csrf_token", &csrf),
-                        ("interaction", &interaction),
-                    ])
+                    .form(&[("decision", decision), ("csrf_token", &csrf), ("interaction", &interaction)])
                     .send()
                     .await
                     .unwrap()
@@ -322,10 +249,7 @@ impl Browser {
             let status = response.status().as_u16();
             if status == 303 {
                 let next = Self::absolute(app, &location(&response));
-                assert!(
-                    next.starts_with(&app.issuer),
-                    "left Doorway before the consent page: {next}"
-                );
+                assert!(next.starts_with(&app.issuer), "left Doorway before the consent page: {next}");
                 response = self.get(&next).await;
                 continue;
             }
@@ -333,11 +257,7 @@ impl Browser {
             let url = response.url().to_string();
             let page = Form::new(response.text().await.unwrap());
             if !url.contains("/login") {
-                assert!(
-                    page.html.contains("name=\"decision\""),
-                    "expected the consent page, got {}",
-                    page.html
-                );
+                assert!(page.html.contains("name=\"decision\""), "expected the consent page, got {}", page.html);
                 return page;
             }
             response = self
@@ -357,19 +277,10 @@ impl Browser {
     }
 
     /// Posts the consent form (its CSRF token and interaction) with `decision`.
-    pub async fn answer_consent(
-        &self,
-        app: &TestApp,
-        form: &Form,
-        decision: &str,
-    ) -> reqwest::Response {
+    pub async fn answer_consent(&self, app: &TestApp, form: &Form, decision: &str) -> reqwest::Response {
         self.http
             .post(app.url("/oauth/consent"))
-            .form(&[
-                ("decision", decision),
-                ("csrf_token", &form.csrf_token),
-                ("interaction", &form.interaction),
-            ])
+            .form(&[("decision", decision), ("csrf_token", &form.csrf_token), ("interaction", &form.interaction)])
             .send()
             .await
             .unwrap()
@@ -413,31 +324,18 @@ pub fn authorize_url(app: &TestApp, client: &TestClient, extra: &[(&str, &str)])
             params.push(((*k).to_owned(), (*v).to_owned()));
         }
     }
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish();
+    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
     app.url(&format!("/oauth/authorize?{query}"))
 }
 
 /// Runs the browser part and returns the code (asserting state and iss came back).
-pub async fn obtain_code(
-    app: &TestApp,
-    browser: &Browser,
-    client: &TestClient,
-    extra: &[(&str, &str)],
-) -> String {
+pub async fn obtain_code(app: &TestApp, browser: &Browser, client: &TestClient, extra: &[(&str, &str)]) -> String {
     let url = authorize_url(app, client, extra);
     let back = browser.authorize(app, &url, "alice", "allow").await;
-    assert!(
-        back.starts_with(&client.redirect_uri),
-        "redirected to {back}"
-    );
+    assert!(back.starts_with(&client.redirect_uri), "redirected to {back}");
     let query = query_of(&back);
     assert_eq!(query.get("iss"), Some(&app.issuer));
-    query
-        .get("code")
-        .cloned()
-        .unwrap_or_else(|| panic!("no code in {back}"))
+    query.get("code").cloned().unwrap_or_else(|| panic!("no code in {back}"))
 }
 
 /// Exchanges a code with client_secret_basic and the standard verifier.
@@ -460,52 +358,30 @@ pub async fn exchange(app: &TestApp, client: &TestClient, code: &str) -> reqwest
 
 /// Verifies an ID token against the JWKS, as a relying party would, returning its claims.
 pub async fn verify_id_token(app: &TestApp, client: &TestClient, id_token: &str) -> Value {
-    let jwks: jsonwebtoken::jwk::JwkSet = reqwest::get(app.url("/oauth/jwks"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet = reqwest::get(app.url("/oauth/jwks")).await.unwrap().json().await.unwrap();
     let header = jsonwebtoken::decode_header(id_token).unwrap();
-    let jwk = jwks
-        .find(header.kid.as_deref().unwrap())
-        .expect("kid in the JWKS");
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid in the JWKS");
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
     let mut validation = jsonwebtoken::Validation::new(header.alg);
     validation.set_audience(&[&client.client_id]);
     validation.set_issuer(&[&app.issuer]);
-    jsonwebtoken::decode::<Value>(id_token, &key, &validation)
-        .unwrap()
-        .claims
+    jsonwebtoken::decode::<Value>(id_token, &key, &validation).unwrap().claims
 }
 
 /// An authorization-endpoint error sent back to the client: asserts a 303 (never 307/308) to
 /// the client's redirect URI and returns the Location's query.
-pub fn redirected_error(
-    response: &reqwest::Response,
-    client: &TestClient,
-) -> HashMap<String, String> {
+pub fn redirected_error(response: &reqwest::Response, client: &TestClient) -> HashMap<String, String> {
     assert_eq!(response.status(), 303, "errors go back with 303 See Other");
     let back = location(response);
-    assert!(
-        back.starts_with(&client.redirect_uri),
-        "redirected to {back}, not to {}",
-        client.redirect_uri
-    );
+    assert!(back.starts_with(&client.redirect_uri), "redirected to {back}, not to {}", client.redirect_uri);
     query_of(&back)
 }
 
 /// Asserts an HTML error page with `status` and no redirect, returning its body.
 pub async fn error_page(response: reqwest::Response, status: u16) -> String {
     assert_eq!(response.status(), status);
-    assert!(
-        response.headers().get(LOCATION).is_none(),
-        "an error page must not redirect"
-    );
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    assert!(response.headers().get(LOCATION).is_none(), "an error page must not redirect");
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
     assert!(content_type.starts_with("text/html"), "{content_type}");
     response.text().await.unwrap()
 }

@@ -6,13 +6,12 @@ use axum::http::{HeaderMap, Response, StatusCode};
 use doorway_core::model::ClientKind;
 use doorway_core::types::RedirectPolicy;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata,
 };
 use openidconnect::{
-    AccessTokenHash, AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
-    IdToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope,
-    TokenResponse, UserInfoClaims,
+    AccessTokenHash, AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IdToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse, UserInfoClaims,
 };
 use serde::{Deserialize, Serialize};
 
@@ -20,19 +19,10 @@ use crate::helpers::*;
 
 /// The `openidconnect::AsyncHttpClient` the library needs, over reqwest (rustls on aws-lc-rs,
 /// no redirects followed: a relying party must not be steered by its provider's redirects).
-async fn http_client(
-    request: openidconnect::HttpRequest,
-) -> Result<openidconnect::HttpResponse, reqwest::Error> {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
+async fn http_client(request: openidconnect::HttpRequest) -> Result<openidconnect::HttpResponse, reqwest::Error> {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let (parts, body) = request.into_parts();
-    let response = client
-        .request(parts.method, parts.uri.to_string())
-        .headers(parts.headers)
-        .body(body)
-        .send()
-        .await?;
+    let response = client.request(parts.method, parts.uri.to_string()).headers(parts.headers).body(body).send().await?;
     let status: StatusCode = response.status();
     let headers: HeaderMap = response.headers().clone();
     let mut out = Response::new(response.bytes().await?.to_vec());
@@ -53,22 +43,15 @@ struct HfClaims {
 
 impl AdditionalClaims for HfClaims {}
 
-type HfIdToken =
-    IdToken<HfClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+type HfIdToken = IdToken<HfClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 
 /// Signs alice in with `client` through the library, and checks everything a careful relying
 /// party checks.
 async fn sign_in_with_openidconnect(app: &TestApp, client: &TestClient) {
-    let alice = app
-        .store
-        .find_user_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = app.store.find_user_by_username("alice").await.unwrap().unwrap();
     let issuer = IssuerUrl::new(app.issuer.clone()).unwrap();
-    let metadata = CoreProviderMetadata::discover_async(issuer, &http_client)
-        .await
-        .expect("discovery (metadata + JWKS) succeeds");
+    let metadata =
+        CoreProviderMetadata::discover_async(issuer, &http_client).await.expect("discovery (metadata + JWKS) succeeds");
     let rp = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(client.client_id.clone()),
@@ -78,20 +61,14 @@ async fn sign_in_with_openidconnect(app: &TestApp, client: &TestClient) {
 
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf_state, nonce) = rp
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
         .add_scope(Scope::new("profile".into()))
         .add_scope(Scope::new("email".into()))
         .add_scope(Scope::new("read-billing".into()))
         .set_pkce_challenge(challenge)
         .url();
 
-    let back = Browser::new()
-        .authorize(app, url.as_str(), "alice", "allow")
-        .await;
+    let back = Browser::new().authorize(app, url.as_str(), "alice", "allow").await;
     assert!(back.starts_with(&client.redirect_uri), "{back}");
     let query = query_of(&back);
     assert_eq!(&query["state"], csrf_state.secret());
@@ -105,29 +82,17 @@ async fn sign_in_with_openidconnect(app: &TestApp, client: &TestClient) {
         .await
         .expect("the code exchange succeeds");
     assert!(tokens.expires_in().is_some(), "expires_in is always sent");
-    let mut granted: Vec<String> = tokens
-        .scopes()
-        .expect("the granted scope is stated")
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut granted: Vec<String> =
+        tokens.scopes().expect("the granted scope is stated").iter().map(|s| s.to_string()).collect();
     granted.sort();
     assert_eq!(granted, ["email", "openid", "profile", "read-billing"]);
 
     let id_token = tokens.id_token().expect("an ID token for openid");
     let id_verifier = rp.id_token_verifier();
-    let claims = id_token
-        .claims(&id_verifier, &nonce)
-        .expect("the ID token verifies: signature, iss, aud, exp, nonce");
+    let claims = id_token.claims(&id_verifier, &nonce).expect("the ID token verifies: signature, iss, aud, exp, nonce");
     assert_eq!(claims.subject().as_str(), alice.sub);
-    assert_eq!(
-        claims.preferred_username().map(|u| u.as_str()),
-        Some("alice")
-    );
-    assert_eq!(
-        claims.email().map(|e| e.as_str()),
-        Some("alice@example.com")
-    );
+    assert_eq!(claims.preferred_username().map(|u| u.as_str()), Some("alice"));
+    assert_eq!(claims.email().map(|e| e.as_str()), Some("alice@example.com"));
     assert!(claims.auth_time().is_some());
 
     // at_hash binds the access token to the ID token (OIDC Core §3.1.3.8).
@@ -147,26 +112,14 @@ async fn sign_in_with_openidconnect(app: &TestApp, client: &TestClient) {
     assert_eq!(hf_claims.additional_claims().orgs, Some(vec![]));
 
     let userinfo: UserInfoClaims<HfClaims, CoreGenderClaim> = rp
-        .user_info(
-            tokens.access_token().clone(),
-            Some(claims.subject().clone()),
-        )
+        .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
         .expect("a userinfo endpoint")
         .request_async(&http_client)
         .await
         .expect("userinfo succeeds");
     assert_eq!(userinfo.subject(), claims.subject());
-    assert_eq!(
-        userinfo.preferred_username().map(|u| u.as_str()),
-        Some("alice")
-    );
-    assert_eq!(
-        userinfo
-            .name()
-            .and_then(|n| n.get(None))
-            .map(|n| n.as_str()),
-        Some("alice Example")
-    );
+    assert_eq!(userinfo.preferred_username().map(|u| u.as_str()), Some("alice"));
+    assert_eq!(userinfo.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("alice Example"));
     assert_eq!(userinfo.additional_claims().orgs, Some(vec![]));
     assert_eq!(userinfo.additional_claims().is_pro, Some(true));
 }
@@ -183,13 +136,7 @@ async fn openidconnect_crate_signs_in_with_client_secret_basic() {
 async fn openidconnect_crate_signs_in_as_a_public_client_with_pkce() {
     let app = spawn_app().await;
     app.create_user("alice").await;
-    let client = app
-        .create_client(
-            "http://127.0.0.1:4180/callback",
-            ClientKind::Public,
-            RedirectPolicy::Exact,
-        )
-        .await;
+    let client = app.create_client("http://127.0.0.1:4180/callback", ClientKind::Public, RedirectPolicy::Exact).await;
     assert!(client.secret.is_none());
     sign_in_with_openidconnect(&app, &client).await;
 }
@@ -199,13 +146,8 @@ async fn openidconnect_crate_signs_in_through_a_hosted_app_redirect_with_a_query
     // A Space's callback carries its own query string under the origin policy.
     let app = spawn_app().await;
     app.create_user("alice").await;
-    let registered = app
-        .create_client(
-            "https://space.example/",
-            ClientKind::Confidential,
-            RedirectPolicy::Origin,
-        )
-        .await;
+    let registered =
+        app.create_client("https://space.example/", ClientKind::Confidential, RedirectPolicy::Origin).await;
     let client = TestClient {
         redirect_uri: "https://space.example/oauth/huggingface/callback?_target_url=%2F%3F".into(),
         ..registered
@@ -219,28 +161,17 @@ async fn openidconnect_crate_rejects_an_id_token_for_another_nonce() {
     let app = spawn_app().await;
     app.create_user("alice").await;
     let client = app.confidential_client().await;
-    let metadata = CoreProviderMetadata::discover_async(
-        IssuerUrl::new(app.issuer.clone()).unwrap(),
-        &http_client,
-    )
-    .await
-    .unwrap();
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http_client).await.unwrap();
     let rp = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(client.client_id.clone()),
         client.secret.clone().map(ClientSecret::new),
     )
     .set_redirect_uri(RedirectUrl::new(client.redirect_uri.clone()).unwrap());
-    let (url, _, _) = rp
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .url();
-    let back = Browser::new()
-        .authorize(&app, url.as_str(), "alice", "allow")
-        .await;
+    let (url, _, _) =
+        rp.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random).url();
+    let back = Browser::new().authorize(&app, url.as_str(), "alice", "allow").await;
     let tokens = rp
         .exchange_code(AuthorizationCode::new(query_of(&back)["code"].clone()))
         .unwrap()

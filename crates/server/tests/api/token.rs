@@ -21,13 +21,8 @@ async fn code_flow_issues_tokens_with_hugging_face_claims() {
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
     assert_eq!(body["scope"], "email openid profile");
-    assert!(
-        body["access_token"]
-            .as_str()
-            .unwrap()
-            .starts_with("dw_oauth_")
-    );
-    assert!(body.get("refresh_token").is_none());
+    assert!(body["access_token"].as_str().unwrap().starts_with("dw_oauth_"));
+    assert!(body["refresh_token"].as_str().unwrap().starts_with("dw_rt_"), "refresh tokens are on by default");
 
     let claims = verify_id_token(&app, &client, body["id_token"].as_str().unwrap()).await;
     assert_eq!(claims["sub"], alice.sub);
@@ -39,12 +34,7 @@ async fn code_flow_issues_tokens_with_hugging_face_claims() {
     assert_eq!(claims["isPro"], true);
     assert_eq!(claims["orgs"], serde_json::json!([]));
     assert_eq!(claims["email"], "alice@example.com");
-    assert!(
-        claims["picture"]
-            .as_str()
-            .unwrap()
-            .starts_with(&app.url("/avatars/"))
-    );
+    assert!(claims["picture"].as_str().unwrap().starts_with(&app.url("/avatars/")));
     assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap());
     assert!(claims.get("at_hash").is_some());
     assert!(claims.get("canPay").is_none(), "canPay needs read-billing");
@@ -58,12 +48,7 @@ async fn code_reuse_fails_and_revokes_issued_tokens() {
     let code = obtain_code(&app, &Browser::new(), &client, &[]).await;
     let first: Value = exchange(&app, &client, &code).await.json().await.unwrap();
     let access_token = first["access_token"].as_str().unwrap().to_owned();
-    let userinfo = || {
-        reqwest::Client::new()
-            .get(app.url("/oauth/userinfo"))
-            .bearer_auth(&access_token)
-            .send()
-    };
+    let userinfo = || reqwest::Client::new().get(app.url("/oauth/userinfo")).bearer_auth(&access_token).send();
     assert_eq!(userinfo().await.unwrap().status(), 200);
 
     let second = exchange(&app, &client, &code).await;
@@ -71,11 +56,7 @@ async fn code_reuse_fails_and_revokes_issued_tokens() {
     let body: Value = second.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");
 
-    assert_eq!(
-        userinfo().await.unwrap().status(),
-        401,
-        "the token issued from the replayed code is revoked"
-    );
+    assert_eq!(userinfo().await.unwrap().status(), 401, "the token issued from the replayed code is revoked");
 }
 
 #[tokio::test]
@@ -85,21 +66,9 @@ async fn parallel_redemptions_of_one_code_succeed_exactly_once() {
     let client = app.confidential_client().await;
     let code = obtain_code(&app, &Browser::new(), &client, &[]).await;
     let attempts = (0..8).map(|_| exchange(&app, &client, &code));
-    let statuses: Vec<u16> = futures::future::join_all(attempts)
-        .await
-        .iter()
-        .map(|r| r.status().as_u16())
-        .collect();
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 400).count(),
-        7,
-        "{statuses:?}"
-    );
+    let statuses: Vec<u16> = futures::future::join_all(attempts).await.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 7, "{statuses:?}");
 }
 
 #[tokio::test]
@@ -108,13 +77,8 @@ async fn pkce_downgrade_is_rejected() {
     let app = spawn_app().await;
     app.create_user("alice").await;
     let client = app.confidential_client().await;
-    let code = obtain_code(
-        &app,
-        &Browser::new(),
-        &client,
-        &[("code_challenge", ""), ("code_challenge_method", "")],
-    )
-    .await;
+    let code =
+        obtain_code(&app, &Browser::new(), &client, &[("code_challenge", ""), ("code_challenge_method", "")]).await;
     let response = exchange(&app, &client, &code).await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
@@ -134,19 +98,13 @@ async fn wrong_pkce_verifier_is_invalid_grant() {
             ("grant_type", "authorization_code"),
             ("code", &code),
             ("redirect_uri", &client.redirect_uri),
-            (
-                "code_verifier",
-                "a-wrong-verifier-that-is-long-enough-to-be-well-formed-0123",
-            ),
+            ("code_verifier", "a-wrong-verifier-that-is-long-enough-to-be-well-formed-0123"),
         ])
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["error"],
-        "invalid_grant"
-    );
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_grant");
 }
 
 #[tokio::test]
@@ -161,16 +119,8 @@ async fn wrong_secret_with_basic_is_401_with_www_authenticate() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
-    assert!(
-        response.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Basic")
-    );
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["error"],
-        "invalid_client"
-    );
+    assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_client");
 }
 
 #[tokio::test]
@@ -178,13 +128,7 @@ async fn public_client_redeems_without_client_id_identified_by_its_code() {
     // What @huggingface/hub sends: no client_id, no authentication, PKCE.
     let app = spawn_app().await;
     app.create_user("alice").await;
-    let client = app
-        .create_client(
-            "http://localhost:5173/callback",
-            ClientKind::Public,
-            RedirectPolicy::Exact,
-        )
-        .await;
+    let client = app.create_client("http://localhost:5173/callback", ClientKind::Public, RedirectPolicy::Exact).await;
     let code = obtain_code(&app, &Browser::new(), &client, &[]).await;
     let response = reqwest::Client::new()
         .post(app.url("/oauth/token"))

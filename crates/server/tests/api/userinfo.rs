@@ -9,19 +9,11 @@ fn access_token(tokens: &Value) -> String {
 }
 
 async fn userinfo_get(app: &TestApp, token: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .get(app.url("/oauth/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
+    reqwest::Client::new().get(app.url("/oauth/userinfo")).bearer_auth(token).send().await.unwrap()
 }
 
 fn www_authenticate(response: &reqwest::Response) -> String {
-    response.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_owned()
+    response.headers()["www-authenticate"].to_str().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -33,12 +25,7 @@ async fn get_with_a_bearer_header_returns_the_claims() {
     let response = userinfo_get(&app, &token).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json")
-    );
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
     let claims: Value = response.json().await.unwrap();
     assert_eq!(claims["sub"], alice.sub);
     assert_eq!(claims["preferred_username"], "alice");
@@ -53,12 +40,7 @@ async fn post_with_a_bearer_header_returns_the_claims() {
     let alice = app.create_user("alice").await;
     let client = app.confidential_client().await;
     let token = access_token(&tokens_for(&app, &client, "openid profile").await);
-    let response = reqwest::Client::new()
-        .post(app.url("/oauth/userinfo"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = reqwest::Client::new().post(app.url("/oauth/userinfo")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.json::<Value>().await.unwrap()["sub"], alice.sub);
 }
@@ -70,17 +52,10 @@ async fn post_with_the_token_in_the_form_body_returns_the_claims() {
     let alice = app.create_user("alice").await;
     let client = app.confidential_client().await;
     let token = access_token(&tokens_for(&app, &client, "openid").await);
-    let response = reqwest::Client::new()
-        .post(app.url("/oauth/userinfo"))
-        .form(&[("access_token", &token)])
-        .send()
-        .await
-        .unwrap();
+    let response =
+        reqwest::Client::new().post(app.url("/oauth/userinfo")).form(&[("access_token", &token)]).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({ "sub": alice.sub })
-    );
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({ "sub": alice.sub }));
 }
 
 #[tokio::test]
@@ -90,9 +65,7 @@ async fn token_in_the_query_string_is_not_accepted() {
     app.create_user("alice").await;
     let client = app.confidential_client().await;
     let token = access_token(&tokens_for(&app, &client, "openid").await);
-    let response = reqwest::get(app.url(&format!("/oauth/userinfo?access_token={token}")))
-        .await
-        .unwrap();
+    let response = reqwest::get(app.url(&format!("/oauth/userinfo?access_token={token}"))).await.unwrap();
     assert_eq!(response.status(), 401);
 }
 
@@ -111,21 +84,14 @@ async fn token_in_both_header_and_body_is_invalid_request() {
         .unwrap();
     assert_eq!(response.status(), 400);
     assert!(www_authenticate(&response).contains("error=\"invalid_request\""));
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["error"],
-        "invalid_request"
-    );
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_request");
 }
 
 #[tokio::test]
 async fn no_token_is_401_with_a_bearer_challenge() {
     let app = spawn_app().await;
     for method in [reqwest::Method::GET, reqwest::Method::POST] {
-        let response = reqwest::Client::new()
-            .request(method.clone(), app.url("/oauth/userinfo"))
-            .send()
-            .await
-            .unwrap();
+        let response = reqwest::Client::new().request(method.clone(), app.url("/oauth/userinfo")).send().await.unwrap();
         assert_eq!(response.status(), 401, "{method}");
         let challenge = www_authenticate(&response);
         assert!(challenge.starts_with("Bearer"), "{challenge}");
@@ -172,14 +138,8 @@ async fn token_granted_without_openid_is_403_insufficient_scope() {
     assert_eq!(response.status(), 403);
     let challenge = www_authenticate(&response);
     assert!(challenge.starts_with("Bearer"), "{challenge}");
-    assert!(
-        challenge.contains("error=\"insufficient_scope\""),
-        "{challenge}"
-    );
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["error"],
-        "insufficient_scope"
-    );
+    assert!(challenge.contains("error=\"insufficient_scope\""), "{challenge}");
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "insufficient_scope");
 }
 
 #[tokio::test]
@@ -191,11 +151,7 @@ async fn claims_follow_the_granted_scopes() {
         let (app, client) = (&app, &client);
         async move {
             let token = access_token(&tokens_for(app, client, scope).await);
-            userinfo_get(app, &token)
-                .await
-                .json::<Value>()
-                .await
-                .unwrap()
+            userinfo_get(app, &token).await.json::<Value>().await.unwrap()
         }
     };
 
@@ -205,21 +161,11 @@ async fn claims_follow_the_granted_scopes() {
     let profile = claims("openid profile").await;
     assert_eq!(profile["preferred_username"], "alice");
     assert_eq!(profile["profile"], app.url("/alice"));
-    assert_eq!(
-        profile["orgs"],
-        json!([]),
-        "orgs is an empty array, never absent"
-    );
+    assert_eq!(profile["orgs"], json!([]), "orgs is an empty array, never absent");
     assert_eq!(profile["isPro"], true);
     assert_eq!(profile["website"], "");
-    assert_eq!(
-        profile["picture"],
-        app.url(&format!("/avatars/{}.svg", alice.sub))
-    );
-    assert!(
-        profile.get("email").is_none(),
-        "email needs the email scope"
-    );
+    assert_eq!(profile["picture"], app.url(&format!("/avatars/{}.svg", alice.sub)));
+    assert!(profile.get("email").is_none(), "email needs the email scope");
     assert!(profile.get("canPay").is_none(), "canPay needs read-billing");
 
     let email = claims("openid email").await;
@@ -240,11 +186,7 @@ async fn userinfo_and_id_token_carry_the_same_profile_claims() {
     let client = app.confidential_client().await;
     let tokens = tokens_for(&app, &client, "openid profile email read-billing").await;
     let id_claims = verify_id_token(&app, &client, tokens["id_token"].as_str().unwrap()).await;
-    let userinfo: Value = userinfo_get(&app, &access_token(&tokens))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let userinfo: Value = userinfo_get(&app, &access_token(&tokens)).await.json().await.unwrap();
     let userinfo = userinfo.as_object().unwrap();
     for (name, value) in userinfo {
         assert_eq!(&id_claims[name], value, "{name} differs");
@@ -304,10 +246,5 @@ async fn userinfo_is_reachable_cross_origin() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert!(
-        response
-            .headers()
-            .get("access-control-allow-origin")
-            .is_some()
-    );
+    assert!(response.headers().get("access-control-allow-origin").is_some());
 }

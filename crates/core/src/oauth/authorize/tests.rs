@@ -27,6 +27,9 @@ fn client(kind: ClientKind) -> Client {
         id_token_alg: "RS256".into(),
         owner_id: None,
         created_at: 0,
+        grant_types: Default::default(),
+        post_logout_redirect_uris: Vec::new(),
+        backchannel_logout_uri: None,
     }
 }
 
@@ -43,12 +46,7 @@ fn known_scopes() -> ScopeSet {
 }
 
 fn params(pairs: &[(&str, &str)]) -> Params {
-    Params::new(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    )
+    Params::new(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
 }
 
 /// A valid request of a public client, with `changes` applied: a pair replaces the parameter
@@ -80,10 +78,7 @@ fn request_params(changes: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// Runs the three steps as the endpoint does.
-fn run(
-    pairs: Vec<(String, String)>,
-    client: &Client,
-) -> Result<AuthorizationRequest, Box<RedirectError>> {
+fn run(pairs: Vec<(String, String)>, client: &Client) -> Result<AuthorizationRequest, Box<RedirectError>> {
     let params = Params::new(pairs);
     assert_eq!(client_id(&params).unwrap(), CLIENT_ID);
     let redirect = verify_redirect(&params, client).unwrap();
@@ -95,10 +90,7 @@ fn accepted(changes: &[(&str, &str)]) -> AuthorizationRequest {
 }
 
 /// The redirected error: (error, error_description, echoed state).
-fn refused_for(
-    client: &Client,
-    pairs: Vec<(String, String)>,
-) -> (ErrorCode, String, Option<String>) {
+fn refused_for(client: &Client, pairs: Vec<(String, String)>) -> (ErrorCode, String, Option<String>) {
     let err = run(pairs, client).unwrap_err();
     assert_eq!(err.redirect.as_str(), REDIRECT);
     (err.error.code, err.error.description, err.state)
@@ -109,19 +101,11 @@ fn refused(changes: &[(&str, &str)]) -> (ErrorCode, String, Option<String>) {
 }
 
 fn invalid_request(description: &str) -> (ErrorCode, String, Option<String>) {
-    (
-        ErrorCode::InvalidRequest,
-        description.to_owned(),
-        Some("af0ifjsldkj".to_owned()),
-    )
+    (ErrorCode::InvalidRequest, description.to_owned(), Some("af0ifjsldkj".to_owned()))
 }
 
 fn invalid_scope(description: &str) -> (ErrorCode, String, Option<String>) {
-    (
-        ErrorCode::InvalidScope,
-        description.to_owned(),
-        Some("af0ifjsldkj".to_owned()),
-    )
+    (ErrorCode::InvalidScope, description.to_owned(), Some("af0ifjsldkj".to_owned()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -144,21 +128,10 @@ fn missing_client_id_is_an_invalid_request() {
 #[test]
 fn duplicated_client_id_is_an_invalid_request() {
     // Two client ids could be read differently by two layers: refuse rather than pick one.
-    let duplicated = Err(OAuthError::invalid_request(
-        "client_id was sent more than once",
-    ));
-    assert_eq!(
-        client_id(&params(&[("client_id", "app-1"), ("client_id", "evil")])),
-        duplicated
-    );
-    assert_eq!(
-        client_id(&params(&[("client_id", "app-1"), ("client_id", "app-1")])),
-        duplicated
-    );
-    assert_eq!(
-        client_id(&params(&[("client_id", ""), ("client_id", "app-1")])),
-        duplicated
-    );
+    let duplicated = Err(OAuthError::invalid_request("client_id was sent more than once"));
+    assert_eq!(client_id(&params(&[("client_id", "app-1"), ("client_id", "evil")])), duplicated);
+    assert_eq!(client_id(&params(&[("client_id", "app-1"), ("client_id", "app-1")])), duplicated);
+    assert_eq!(client_id(&params(&[("client_id", ""), ("client_id", "app-1")])), duplicated);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,16 +148,10 @@ fn registered_redirect_uri_is_verified() {
 #[test]
 fn openid_request_requires_redirect_uri() {
     // OIDC Core §3.1.2.1, even though the app has a single registration.
-    let required = Err(OAuthError::invalid_request(
-        "redirect_uri is required in OpenID Connect requests",
-    ));
+    let required = Err(OAuthError::invalid_request("redirect_uri is required in OpenID Connect requests"));
     for scope in ["openid", "profile openid", "openid  email"] {
         let params = Params::new(request_params(&[("", "redirect_uri"), ("scope", scope)]));
-        assert_eq!(
-            verify_redirect(&params, &public_client()),
-            required,
-            "{scope}"
-        );
+        assert_eq!(verify_redirect(&params, &public_client()), required, "{scope}");
     }
     let empty = Params::new(request_params(&[("redirect_uri", "")]));
     assert_eq!(verify_redirect(&empty, &public_client()), required);
@@ -193,45 +160,27 @@ fn openid_request_requires_redirect_uri() {
 #[test]
 fn plain_oauth_request_without_redirect_uri_uses_the_only_registration() {
     // RFC 6749 §3.1.2.3.
-    let params = Params::new(request_params(&[
-        ("", "redirect_uri"),
-        ("scope", "profile"),
-    ]));
+    let params = Params::new(request_params(&[("", "redirect_uri"), ("scope", "profile")]));
     let redirect = verify_redirect(&params, &public_client()).unwrap();
     assert_eq!(redirect.as_str(), REDIRECT);
     assert!(!redirect.was_sent());
     // The scope `openidx` is not `openid`.
-    let params = Params::new(request_params(&[
-        ("", "redirect_uri"),
-        ("scope", "openidx"),
-    ]));
-    assert_eq!(
-        verify_redirect(&params, &public_client()).unwrap().as_str(),
-        REDIRECT
-    );
+    let params = Params::new(request_params(&[("", "redirect_uri"), ("scope", "openidx")]));
+    assert_eq!(verify_redirect(&params, &public_client()).unwrap().as_str(), REDIRECT);
 }
 
 #[test]
 fn plain_oauth_request_without_redirect_uri_and_several_registrations_is_rejected() {
     let mut client = public_client();
-    client
-        .redirect_uris
-        .push(RedirectUri::parse("https://app.example/other").unwrap());
-    let params = Params::new(request_params(&[
-        ("", "redirect_uri"),
-        ("scope", "profile"),
-    ]));
-    assert_eq!(
-        verify_redirect(&params, &client),
-        Err(OAuthError::invalid_request("redirect_uri is required"))
-    );
+    client.redirect_uris.push(RedirectUri::parse("https://app.example/other").unwrap());
+    let params = Params::new(request_params(&[("", "redirect_uri"), ("scope", "profile")]));
+    assert_eq!(verify_redirect(&params, &client), Err(OAuthError::invalid_request("redirect_uri is required")));
 }
 
 #[test]
 fn mismatched_redirect_uri_is_shown_not_redirected() {
-    let no_match = Err(OAuthError::invalid_request(
-        "redirect_uri does not match any redirect URI registered for this app",
-    ));
+    let no_match =
+        Err(OAuthError::invalid_request("redirect_uri does not match any redirect URI registered for this app"));
     for presented in [
         "https://evil.example/cb",
         "https://app.example/cb/",
@@ -242,11 +191,7 @@ fn mismatched_redirect_uri_is_shown_not_redirected() {
         "https://app.example/CB",
     ] {
         let params = Params::new(request_params(&[("redirect_uri", presented)]));
-        assert_eq!(
-            verify_redirect(&params, &public_client()),
-            no_match,
-            "{presented}"
-        );
+        assert_eq!(verify_redirect(&params, &public_client()), no_match, "{presented}");
     }
 }
 
@@ -256,9 +201,7 @@ fn duplicated_redirect_uri_is_rejected() {
     pairs.push(("redirect_uri".into(), "https://evil.example/cb".into()));
     assert_eq!(
         verify_redirect(&Params::new(pairs), &public_client()),
-        Err(OAuthError::invalid_request(
-            "redirect_uri was sent more than once"
-        ))
+        Err(OAuthError::invalid_request("redirect_uri was sent more than once"))
     );
 }
 
@@ -266,23 +209,12 @@ fn duplicated_redirect_uri_is_rejected() {
 fn origin_policy_app_redirects_anywhere_on_its_origin() {
     let mut client = public_client();
     client.redirect_policy = RedirectPolicy::Origin;
-    let params = Params::new(request_params(&[(
-        "redirect_uri",
-        "https://app.example/spaces/x?tab=files",
-    )]));
-    assert_eq!(
-        verify_redirect(&params, &client).unwrap().as_str(),
-        "https://app.example/spaces/x?tab=files"
-    );
-    let params = Params::new(request_params(&[(
-        "redirect_uri",
-        "https://app.example.evil.example/cb",
-    )]));
+    let params = Params::new(request_params(&[("redirect_uri", "https://app.example/spaces/x?tab=files")]));
+    assert_eq!(verify_redirect(&params, &client).unwrap().as_str(), "https://app.example/spaces/x?tab=files");
+    let params = Params::new(request_params(&[("redirect_uri", "https://app.example.evil.example/cb")]));
     assert_eq!(
         verify_redirect(&params, &client),
-        Err(OAuthError::invalid_request(
-            "redirect_uri is not under an origin registered for this app"
-        ))
+        Err(OAuthError::invalid_request("redirect_uri is not under an origin registered for this app"))
     );
 }
 
@@ -300,10 +232,7 @@ fn valid_request_is_accepted() {
     assert!(request.is_openid());
     assert_eq!(request.state.as_deref(), Some("af0ifjsldkj"));
     assert_eq!(request.nonce.as_deref(), Some("n-0S6_WzA2Mj"));
-    assert_eq!(
-        request.code_challenge.as_ref().map(CodeChallenge::as_str),
-        Some(CHALLENGE)
-    );
+    assert_eq!(request.code_challenge.as_ref().map(CodeChallenge::as_str), Some(CHALLENGE));
     assert_eq!(request.prompt, Prompt::default());
     assert_eq!(request.max_age, None);
     assert_eq!(request.login_hint.as_deref(), Some("alice"));
@@ -329,27 +258,14 @@ fn unknown_parameters_are_ignored_even_duplicated() {
 
 #[test]
 fn missing_response_type_is_an_invalid_request() {
-    assert_eq!(
-        refused(&[("", "response_type")]),
-        invalid_request("response_type is missing")
-    );
-    assert_eq!(
-        refused(&[("response_type", "")]),
-        invalid_request("response_type is missing")
-    );
+    assert_eq!(refused(&[("", "response_type")]), invalid_request("response_type is missing"));
+    assert_eq!(refused(&[("response_type", "")]), invalid_request("response_type is missing"));
 }
 
 #[test]
 fn implicit_and_hybrid_response_types_are_unsupported() {
     // RFC 9700 §2.1.2: no tokens in the front channel.
-    for response_type in [
-        "token",
-        "id_token",
-        "code id_token",
-        "id_token token",
-        "CODE",
-        "code ",
-    ] {
+    for response_type in ["token", "id_token", "code id_token", "id_token token", "CODE", "code "] {
         assert_eq!(
             refused(&[("response_type", response_type)]),
             (
@@ -404,11 +320,7 @@ fn duplicated_state_is_not_echoed() {
     pairs.push(("state".into(), "attacker".into()));
     assert_eq!(
         refused_for(&public_client(), pairs),
-        (
-            ErrorCode::InvalidRequest,
-            "state was sent more than once".to_owned(),
-            None
-        )
+        (ErrorCode::InvalidRequest, "state was sent more than once".to_owned(), None)
     );
 }
 
@@ -416,15 +328,9 @@ fn duplicated_state_is_not_echoed() {
 fn overlong_state_and_nonce_are_rejected() {
     let long = "s".repeat(4097);
     let (code, description, state) = refused(&[("state", &long)]);
-    assert_eq!(
-        (code, description.as_str()),
-        (ErrorCode::InvalidRequest, "state is too long")
-    );
+    assert_eq!((code, description.as_str()), (ErrorCode::InvalidRequest, "state is too long"));
     assert_eq!(state.as_deref(), Some(long.as_str()));
-    assert_eq!(
-        refused(&[("nonce", &long)]),
-        invalid_request("nonce is too long")
-    );
+    assert_eq!(refused(&[("nonce", &long)]), invalid_request("nonce is too long"));
     let at_limit = "s".repeat(4096);
     let request = accepted(&[("state", &at_limit), ("nonce", &at_limit)]);
     assert_eq!(request.state.as_deref(), Some(at_limit.as_str()));
@@ -434,25 +340,15 @@ fn overlong_state_and_nonce_are_rejected() {
 #[test]
 fn missing_scope_is_an_invalid_scope() {
     for changes in [&[("", "scope")][..], &[("scope", "")], &[("scope", "   ")]] {
-        assert_eq!(
-            refused(changes),
-            invalid_scope("scope is missing"),
-            "{changes:?}"
-        );
+        assert_eq!(refused(changes), invalid_scope("scope is missing"), "{changes:?}");
     }
 }
 
 #[test]
 fn unknown_scope_is_an_invalid_scope() {
-    assert_eq!(
-        refused(&[("scope", "openid admin")]),
-        invalid_scope("unknown scope 'admin'")
-    );
+    assert_eq!(refused(&[("scope", "openid admin")]), invalid_scope("unknown scope 'admin'"));
     // Scopes are case-sensitive (RFC 6749 §3.3).
-    assert_eq!(
-        refused(&[("scope", "OpenID")]),
-        invalid_scope("unknown scope 'OpenID'")
-    );
+    assert_eq!(refused(&[("scope", "OpenID")]), invalid_scope("unknown scope 'OpenID'"));
 }
 
 #[test]
@@ -502,10 +398,7 @@ fn pkce_challenge_without_method_is_rejected() {
 
 #[test]
 fn pkce_method_without_challenge_is_rejected() {
-    assert_eq!(
-        refused(&[("", "code_challenge")]),
-        invalid_request("code_challenge_method without code_challenge")
-    );
+    assert_eq!(refused(&[("", "code_challenge")]), invalid_request("code_challenge_method without code_challenge"));
 }
 
 #[test]
@@ -521,16 +414,12 @@ fn pkce_method_is_case_sensitive() {
 
 #[test]
 fn malformed_pkce_challenge_is_rejected() {
-    for challenge in [
-        "short",
-        "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk0",
-        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM",
-    ] {
+    for challenge in
+        ["short", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk0", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM"]
+    {
         assert_eq!(
             refused(&[("code_challenge", challenge)]),
-            invalid_request(
-                "code_challenge must be the 43-character base64url SHA-256 of the verifier"
-            ),
+            invalid_request("code_challenge must be the 43-character base64url SHA-256 of the verifier"),
             "{challenge}"
         );
     }
@@ -552,16 +441,8 @@ fn confidential_client_may_skip_pkce_unless_required() {
 
     let mut strict = confidential_client();
     strict.require_pkce = true;
-    assert_eq!(
-        refused_for(&strict, pairs),
-        invalid_request("this app must use PKCE: send code_challenge with S256")
-    );
-    assert!(
-        run(request_params(&[]), &strict)
-            .unwrap()
-            .code_challenge
-            .is_some()
-    );
+    assert_eq!(refused_for(&strict, pairs), invalid_request("this app must use PKCE: send code_challenge with S256"));
+    assert!(run(request_params(&[]), &strict).unwrap().code_challenge.is_some());
 }
 
 // prompt and max_age (OIDC Core §3.1.2.1)
@@ -569,54 +450,26 @@ fn confidential_client_may_skip_pkce_unless_required() {
 #[test]
 fn prompt_values_are_parsed() {
     let prompt = |raw: &str| accepted(&[("prompt", raw)]).prompt;
-    let none = Prompt {
-        none: true,
-        login: false,
-        consent: false,
-    };
-    let login = Prompt {
-        none: false,
-        login: true,
-        consent: false,
-    };
-    let consent = Prompt {
-        none: false,
-        login: false,
-        consent: true,
-    };
+    let none = Prompt { none: true, login: false, consent: false };
+    let login = Prompt { none: false, login: true, consent: false };
+    let consent = Prompt { none: false, login: false, consent: true };
     assert_eq!(prompt("none"), none);
     assert_eq!(prompt("login"), login);
     assert_eq!(prompt("consent"), consent);
-    assert_eq!(
-        prompt("login consent"),
-        Prompt {
-            none: false,
-            login: true,
-            consent: true
-        }
-    );
+    assert_eq!(prompt("login consent"), Prompt { none: false, login: true, consent: true });
     assert_eq!(prompt(" login  login "), login);
     assert_eq!(prompt(""), Prompt::default());
 }
 
 #[test]
 fn prompt_select_account_counts_as_login() {
-    let login = Prompt {
-        none: false,
-        login: true,
-        consent: false,
-    };
+    let login = Prompt { none: false, login: true, consent: false };
     assert_eq!(accepted(&[("prompt", "select_account")]).prompt, login);
 }
 
 #[test]
 fn prompt_none_with_other_values_is_rejected() {
-    for prompt in [
-        "none login",
-        "consent none",
-        "none select_account",
-        "none none",
-    ] {
+    for prompt in ["none login", "consent none", "none select_account", "none none"] {
         assert_eq!(
             refused(&[("prompt", prompt)]),
             invalid_request("prompt=none cannot be combined with other values"),
@@ -627,14 +480,8 @@ fn prompt_none_with_other_values_is_rejected() {
 
 #[test]
 fn unknown_prompt_value_is_rejected() {
-    assert_eq!(
-        refused(&[("prompt", "login bogus")]),
-        invalid_request("unsupported prompt value 'bogus'")
-    );
-    assert_eq!(
-        refused(&[("prompt", "NONE")]),
-        invalid_request("unsupported prompt value 'NONE'")
-    );
+    assert_eq!(refused(&[("prompt", "login bogus")]), invalid_request("unsupported prompt value 'bogus'"));
+    assert_eq!(refused(&[("prompt", "NONE")]), invalid_request("unsupported prompt value 'NONE'"));
 }
 
 #[test]
@@ -643,11 +490,7 @@ fn max_age_is_a_non_negative_integer() {
     assert_eq!(accepted(&[("max_age", "3600")]).max_age, Some(3600));
     assert_eq!(accepted(&[("max_age", "")]).max_age, None);
     for raw in ["abc", "-1", "1.5", "1e3", " 60", "60s", "99999999999"] {
-        assert_eq!(
-            refused(&[("max_age", raw)]),
-            invalid_request("max_age must be a non-negative integer"),
-            "{raw}"
-        );
+        assert_eq!(refused(&[("max_age", raw)]), invalid_request("max_age must be a non-negative integer"), "{raw}");
     }
 }
 
@@ -671,21 +514,13 @@ fn request_object_is_not_supported() {
     );
     assert_eq!(
         refused(&[("request_uri", "https://app.example/req.jwt")]),
-        (
-            ErrorCode::RequestUriNotSupported,
-            "request_uri is not supported".to_owned(),
-            Some("af0ifjsldkj".to_owned())
-        )
+        (ErrorCode::RequestUriNotSupported, "request_uri is not supported".to_owned(), Some("af0ifjsldkj".to_owned()))
     );
 }
 
 #[test]
 fn redirect_error_location_carries_error_description_state_and_iss() {
-    let err = run(
-        request_params(&[("scope", "openid admin")]),
-        &public_client(),
-    )
-    .unwrap_err();
+    let err = run(request_params(&[("scope", "openid admin")]), &public_client()).unwrap_err();
     assert_eq!(err.state.as_deref(), Some("af0ifjsldkj"));
     assert_eq!(
         err.location(ISSUER),
@@ -697,11 +532,7 @@ fn redirect_error_location_carries_error_description_state_and_iss() {
 
 #[test]
 fn redirect_error_without_state_has_no_state() {
-    let err = run(
-        request_params(&[("", "state"), ("response_type", "token")]),
-        &public_client(),
-    )
-    .unwrap_err();
+    let err = run(request_params(&[("", "state"), ("response_type", "token")]), &public_client()).unwrap_err();
     assert_eq!(
         err.location(ISSUER),
         "https://app.example/cb?error=unsupported_response_type\
@@ -737,31 +568,19 @@ fn redirect_error_keeps_the_registered_query_and_encodes_state() {
 const NOW: i64 = 1_700_000_000;
 
 fn signed_in(seconds_ago: i64) -> Option<SessionState> {
-    Some(SessionState {
-        auth_time: NOW - seconds_ago,
-        fresh_login: false,
-    })
+    Some(SessionState { auth_time: NOW - seconds_ago, fresh_login: false })
 }
 
 fn just_signed_in(seconds_ago: i64) -> Option<SessionState> {
-    Some(SessionState {
-        auth_time: NOW - seconds_ago,
-        fresh_login: true,
-    })
+    Some(SessionState { auth_time: NOW - seconds_ago, fresh_login: true })
 }
 
 fn login_required() -> Next {
-    Next::Fail(OAuthError::new(
-        ErrorCode::LoginRequired,
-        "the user is not signed in",
-    ))
+    Next::Fail(OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in"))
 }
 
 fn consent_required() -> Next {
-    Next::Fail(OAuthError::new(
-        ErrorCode::ConsentRequired,
-        "the user has not approved this app",
-    ))
+    Next::Fail(OAuthError::new(ErrorCode::ConsentRequired, "the user has not approved this app"))
 }
 
 #[test]
@@ -787,17 +606,9 @@ fn no_session_with_prompt_none_is_login_required() {
 fn prompt_login_forces_login_unless_fresh() {
     for prompt in ["login", "select_account"] {
         let request = accepted(&[("prompt", prompt)]);
-        assert_eq!(
-            decide(&request, signed_in(1), true, NOW),
-            Next::Login,
-            "{prompt}"
-        );
+        assert_eq!(decide(&request, signed_in(1), true, NOW), Next::Login, "{prompt}");
         // Having just signed in during this request, the person must not loop.
-        assert_eq!(
-            decide(&request, just_signed_in(0), true, NOW),
-            Next::Issue,
-            "{prompt}"
-        );
+        assert_eq!(decide(&request, just_signed_in(0), true, NOW), Next::Issue, "{prompt}");
     }
 }
 
@@ -807,10 +618,7 @@ fn max_age_exceeded_leads_to_login() {
     assert_eq!(decide(&request, signed_in(301), true, NOW), Next::Login);
     assert_eq!(decide(&request, signed_in(300), true, NOW), Next::Issue);
     assert_eq!(decide(&request, signed_in(10), true, NOW), Next::Issue);
-    assert_eq!(
-        decide(&request, just_signed_in(301), true, NOW),
-        Next::Issue
-    );
+    assert_eq!(decide(&request, just_signed_in(301), true, NOW), Next::Issue);
 }
 
 #[test]
@@ -823,32 +631,20 @@ fn max_age_zero_requires_a_sign_in_in_this_request() {
 #[test]
 fn max_age_exceeded_with_prompt_none_is_login_required() {
     let request = accepted(&[("max_age", "300"), ("prompt", "none")]);
-    assert_eq!(
-        decide(&request, signed_in(301), true, NOW),
-        login_required()
-    );
+    assert_eq!(decide(&request, signed_in(301), true, NOW), login_required());
     assert_eq!(decide(&request, signed_in(299), true, NOW), Next::Issue);
 }
 
 #[test]
 fn missing_consent_leads_to_consent() {
-    assert_eq!(
-        decide(&accepted(&[]), signed_in(60), false, NOW),
-        Next::Consent
-    );
-    assert_eq!(
-        decide(&accepted(&[]), just_signed_in(0), false, NOW),
-        Next::Consent
-    );
+    assert_eq!(decide(&accepted(&[]), signed_in(60), false, NOW), Next::Consent);
+    assert_eq!(decide(&accepted(&[]), just_signed_in(0), false, NOW), Next::Consent);
 }
 
 #[test]
 fn missing_consent_with_prompt_none_is_consent_required() {
     let request = accepted(&[("prompt", "none")]);
-    assert_eq!(
-        decide(&request, signed_in(60), false, NOW),
-        consent_required()
-    );
+    assert_eq!(decide(&request, signed_in(60), false, NOW), consent_required());
     assert_eq!(decide(&request, signed_in(60), true, NOW), Next::Issue);
 }
 
@@ -858,8 +654,5 @@ fn prompt_consent_forces_consent() {
     assert_eq!(decide(&request, signed_in(60), true, NOW), Next::Consent);
     let request = accepted(&[("prompt", "login consent")]);
     assert_eq!(decide(&request, signed_in(60), true, NOW), Next::Login);
-    assert_eq!(
-        decide(&request, just_signed_in(0), true, NOW),
-        Next::Consent
-    );
+    assert_eq!(decide(&request, just_signed_in(0), true, NOW), Next::Consent);
 }

@@ -19,37 +19,23 @@ const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const NOW: i64 = 1_700_000_000;
 
 fn params(pairs: &[(&str, &str)]) -> Params {
-    Params::new(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    )
+    Params::new(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
 }
 
 fn basic(user_pass: &str) -> String {
     format!("Basic {}", Base64::encode_string(user_pass.as_bytes()))
 }
 
-fn credentials(
-    authorization: Option<&str>,
-    pairs: &[(&str, &str)],
-) -> Result<ClientCredentials, OAuthError> {
+fn credentials(authorization: Option<&str>, pairs: &[(&str, &str)]) -> Result<ClientCredentials, OAuthError> {
     client_credentials(authorization, &params(pairs))
 }
 
 fn basic_creds(client_id: &str, secret: &str) -> ClientCredentials {
-    ClientCredentials::Basic {
-        client_id: client_id.into(),
-        secret: secret.into(),
-    }
+    ClientCredentials::Basic { client_id: client_id.into(), secret: secret.into() }
 }
 
 fn post_creds(client_id: &str, secret: &str) -> ClientCredentials {
-    ClientCredentials::Post {
-        client_id: client_id.into(),
-        secret: secret.into(),
-    }
+    ClientCredentials::Post { client_id: client_id.into(), secret: secret.into() }
 }
 
 fn client(kind: ClientKind) -> Client {
@@ -67,6 +53,9 @@ fn client(kind: ClientKind) -> Client {
         id_token_alg: "RS256".into(),
         owner_id: None,
         created_at: 0,
+        grant_types: Default::default(),
+        post_logout_redirect_uris: Vec::new(),
+        backchannel_logout_uri: None,
     }
 }
 
@@ -99,42 +88,23 @@ fn basic_scheme_is_case_insensitive() {
         format!("Basic  {encoded} "),
         format!(" Basic {encoded}"),
     ] {
-        assert_eq!(
-            credentials(Some(&header), &[]),
-            Ok(basic_creds(CLIENT_ID, SECRET)),
-            "{header:?}"
-        );
+        assert_eq!(credentials(Some(&header), &[]), Ok(basic_creds(CLIENT_ID, SECRET)), "{header:?}");
     }
 }
 
 #[test]
 fn basic_credentials_are_form_urlencoded() {
     // RFC 6749 §2.3.1: id and secret are each form-urlencoded before base64.
-    assert_eq!(
-        credentials(Some(&basic("my%20app%2F1:a%3Ab+c%2B%25")), &[]),
-        Ok(basic_creds("my app/1", "a:b c+%"))
-    );
+    assert_eq!(credentials(Some(&basic("my%20app%2F1:a%3Ab+c%2B%25")), &[]), Ok(basic_creds("my app/1", "a:b c+%")));
     // A raw colon in the secret belongs to the secret: only the first one separates.
-    assert_eq!(
-        credentials(Some(&basic("app-1:a:b")), &[]),
-        Ok(basic_creds(CLIENT_ID, "a:b"))
-    );
-    assert_eq!(
-        credentials(Some(&basic("app-1:")), &[]),
-        Ok(basic_creds(CLIENT_ID, ""))
-    );
-    assert_eq!(
-        credentials(Some(&basic("app-1:caf%C3%A9")), &[]),
-        Ok(basic_creds(CLIENT_ID, "café"))
-    );
+    assert_eq!(credentials(Some(&basic("app-1:a:b")), &[]), Ok(basic_creds(CLIENT_ID, "a:b")));
+    assert_eq!(credentials(Some(&basic("app-1:")), &[]), Ok(basic_creds(CLIENT_ID, "")));
+    assert_eq!(credentials(Some(&basic("app-1:caf%C3%A9")), &[]), Ok(basic_creds(CLIENT_ID, "café")));
 }
 
 #[test]
 fn basic_with_percent_encoded_colon_in_id_does_not_split_there() {
-    assert_eq!(
-        credentials(Some(&basic("a%3Ab:secret")), &[]),
-        Ok(basic_creds("a:b", "secret"))
-    );
+    assert_eq!(credentials(Some(&basic("a%3Ab:secret")), &[]), Ok(basic_creds("a:b", "secret")));
 }
 
 #[test]
@@ -149,11 +119,7 @@ fn malformed_basic_credentials_are_invalid_client() {
         basic("app-1:%FF"),                                              // decodes to invalid UTF-8
         basic("%C3:secret"),
     ] {
-        assert_eq!(
-            credentials(Some(&header), &[]),
-            Err(malformed()),
-            "{header:?}"
-        );
+        assert_eq!(credentials(Some(&header), &[]), Err(malformed()), "{header:?}");
     }
 }
 
@@ -163,24 +129,13 @@ fn base64url_in_basic_is_malformed() {
     let standard = Base64::encode_string(b"app-1:s?>");
     assert!(standard.contains('/') || standard.contains('+'));
     let url_safe = standard.replace('/', "_").replace('+', "-");
-    assert_eq!(
-        credentials(Some(&format!("Basic {url_safe}")), &[]),
-        Err(malformed())
-    );
+    assert_eq!(credentials(Some(&format!("Basic {url_safe}")), &[]), Err(malformed()));
 }
 
 #[test]
 fn non_basic_scheme_is_invalid_client() {
-    let only_basic = Err(OAuthError::invalid_client(
-        "only HTTP Basic client authentication is supported",
-    ));
-    for header in [
-        "Bearer eyJhbGciOi",
-        "Digest username=\"app-1\"",
-        "Basicx YXBwLTE6cw==",
-        "YXBwLTE6cw==",
-        "",
-    ] {
+    let only_basic = Err(OAuthError::invalid_client("only HTTP Basic client authentication is supported"));
+    for header in ["Bearer eyJhbGciOi", "Digest username=\"app-1\"", "Basicx YXBwLTE6cw==", "YXBwLTE6cw==", ""] {
         assert_eq!(credentials(Some(header), &[]), only_basic, "{header:?}");
     }
 }
@@ -188,49 +143,31 @@ fn non_basic_scheme_is_invalid_client() {
 #[test]
 fn basic_and_client_secret_in_body_is_an_invalid_request() {
     assert_eq!(
-        credentials(
-            Some(&basic("app-1:s3cret-value")),
-            &[("client_secret", SECRET)]
-        ),
-        Err(OAuthError::invalid_request(
-            "use one client authentication method, not two"
-        ))
+        credentials(Some(&basic("app-1:s3cret-value")), &[("client_secret", SECRET)]),
+        Err(OAuthError::invalid_request("use one client authentication method, not two"))
     );
 }
 
 #[test]
 fn body_client_id_differing_from_basic_is_an_invalid_request() {
     assert_eq!(
-        credentials(
-            Some(&basic("app-1:s3cret-value")),
-            &[("client_id", "app-2")]
-        ),
-        Err(OAuthError::invalid_request(
-            "client_id in the body differs from the Basic credentials"
-        ))
+        credentials(Some(&basic("app-1:s3cret-value")), &[("client_id", "app-2")]),
+        Err(OAuthError::invalid_request("client_id in the body differs from the Basic credentials"))
     );
     // Compared after form-decoding the Basic id.
     assert_eq!(
         credentials(Some(&basic("my+app:s")), &[("client_id", "my+app")]),
-        Err(OAuthError::invalid_request(
-            "client_id in the body differs from the Basic credentials"
-        ))
+        Err(OAuthError::invalid_request("client_id in the body differs from the Basic credentials"))
     );
 }
 
 #[test]
 fn body_client_id_equal_to_basic_is_accepted() {
     assert_eq!(
-        credentials(
-            Some(&basic("app-1:s3cret-value")),
-            &[("client_id", CLIENT_ID)]
-        ),
+        credentials(Some(&basic("app-1:s3cret-value")), &[("client_id", CLIENT_ID)]),
         Ok(basic_creds(CLIENT_ID, SECRET))
     );
-    assert_eq!(
-        credentials(Some(&basic("my+app:s")), &[("client_id", "my app")]),
-        Ok(basic_creds("my app", "s"))
-    );
+    assert_eq!(credentials(Some(&basic("my+app:s")), &[("client_id", "my app")]), Ok(basic_creds("my app", "s")));
 }
 
 #[test]
@@ -245,9 +182,7 @@ fn client_secret_post_is_read_from_the_body() {
 fn none_with_or_without_client_id() {
     assert_eq!(
         credentials(None, &[("client_id", CLIENT_ID)]),
-        Ok(ClientCredentials::None {
-            client_id: Some(CLIENT_ID.into())
-        })
+        Ok(ClientCredentials::None { client_id: Some(CLIENT_ID.into()) })
     );
     let anonymous = credentials(None, &[("code", "abc")]).unwrap();
     assert_eq!(anonymous, ClientCredentials::None { client_id: None });
@@ -263,27 +198,16 @@ fn none_with_or_without_client_id() {
 fn client_secret_without_client_id_is_an_invalid_request() {
     assert_eq!(
         credentials(None, &[("client_secret", SECRET)]),
-        Err(OAuthError::invalid_request(
-            "client_secret without client_id"
-        ))
+        Err(OAuthError::invalid_request("client_secret without client_id"))
     );
 }
 
 #[test]
 fn duplicated_token_parameters_are_an_invalid_request() {
-    for name in [
-        "client_id",
-        "client_secret",
-        "code",
-        "code_verifier",
-        "redirect_uri",
-        "grant_type",
-    ] {
+    for name in ["client_id", "client_secret", "code", "code_verifier", "redirect_uri", "grant_type"] {
         assert_eq!(
             credentials(None, &[(name, "a"), (name, "b")]),
-            Err(OAuthError::invalid_request(format!(
-                "{name} was sent more than once"
-            ))),
+            Err(OAuthError::invalid_request(format!("{name} was sent more than once"))),
             "{name}"
         );
     }
@@ -313,32 +237,20 @@ fn confidential_client_with_the_right_secret_is_authenticated() {
 fn wrong_secret_is_invalid_client() {
     let app = client(ClientKind::Confidential);
     for secret in ["wrong", "", "s3cret-valu", "s3cret-value ", "S3CRET-VALUE"] {
-        assert_eq!(
-            authenticate(&basic_creds(CLIENT_ID, secret), &app),
-            Err(auth_failed())
-        );
-        assert_eq!(
-            authenticate(&post_creds(CLIENT_ID, secret), &app),
-            Err(auth_failed())
-        );
+        assert_eq!(authenticate(&basic_creds(CLIENT_ID, secret), &app), Err(auth_failed()));
+        assert_eq!(authenticate(&post_creds(CLIENT_ID, secret), &app), Err(auth_failed()));
     }
     // The stored hash is not the secret.
     let hash = hash_secret(SECRET);
-    assert_eq!(
-        authenticate(&post_creds(CLIENT_ID, &hash), &app),
-        Err(auth_failed())
-    );
+    assert_eq!(authenticate(&post_creds(CLIENT_ID, &hash), &app), Err(auth_failed()));
 }
 
 #[test]
 fn confidential_client_without_secret_is_invalid_client() {
     let app = client(ClientKind::Confidential);
-    for creds in [
-        ClientCredentials::None { client_id: None },
-        ClientCredentials::None {
-            client_id: Some(CLIENT_ID.into()),
-        },
-    ] {
+    for creds in
+        [ClientCredentials::None { client_id: None }, ClientCredentials::None { client_id: Some(CLIENT_ID.into()) }]
+    {
         assert_eq!(authenticate(&creds, &app), Err(auth_failed()));
     }
 }
@@ -347,56 +259,27 @@ fn confidential_client_without_secret_is_invalid_client() {
 fn confidential_client_with_no_stored_secret_never_authenticates() {
     let mut app = client(ClientKind::Confidential);
     app.secret_hash = None;
-    assert_eq!(
-        authenticate(&basic_creds(CLIENT_ID, SECRET), &app),
-        Err(auth_failed())
-    );
-    assert_eq!(
-        authenticate(&post_creds(CLIENT_ID, ""), &app),
-        Err(auth_failed())
-    );
+    assert_eq!(authenticate(&basic_creds(CLIENT_ID, SECRET), &app), Err(auth_failed()));
+    assert_eq!(authenticate(&post_creds(CLIENT_ID, ""), &app), Err(auth_failed()));
 }
 
 #[test]
 fn public_client_authenticates_with_none() {
     let app = client(ClientKind::Public);
-    assert_eq!(
-        authenticate(&ClientCredentials::None { client_id: None }, &app),
-        Ok(())
-    );
-    assert_eq!(
-        authenticate(
-            &ClientCredentials::None {
-                client_id: Some(CLIENT_ID.into())
-            },
-            &app
-        ),
-        Ok(())
-    );
+    assert_eq!(authenticate(&ClientCredentials::None { client_id: None }, &app), Ok(()));
+    assert_eq!(authenticate(&ClientCredentials::None { client_id: Some(CLIENT_ID.into()) }, &app), Ok(()));
 }
 
 #[test]
 fn public_client_presenting_a_secret_is_invalid_client() {
     let app = client(ClientKind::Public);
-    assert_eq!(
-        authenticate(&basic_creds(CLIENT_ID, SECRET), &app),
-        Err(auth_failed())
-    );
-    assert_eq!(
-        authenticate(&post_creds(CLIENT_ID, ""), &app),
-        Err(auth_failed())
-    );
+    assert_eq!(authenticate(&basic_creds(CLIENT_ID, SECRET), &app), Err(auth_failed()));
+    assert_eq!(authenticate(&post_creds(CLIENT_ID, ""), &app), Err(auth_failed()));
     // Even when a hash is on record (an app turned public keeps its old secret row).
     let mut app = app;
     app.secret_hash = Some(hash_secret(SECRET));
-    assert_eq!(
-        authenticate(&basic_creds(CLIENT_ID, SECRET), &app),
-        Err(auth_failed())
-    );
-    assert_eq!(
-        authenticate(&post_creds(CLIENT_ID, SECRET), &app),
-        Err(auth_failed())
-    );
+    assert_eq!(authenticate(&basic_creds(CLIENT_ID, SECRET), &app), Err(auth_failed()));
+    assert_eq!(authenticate(&post_creds(CLIENT_ID, SECRET), &app), Err(auth_failed()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -416,6 +299,7 @@ fn code() -> AuthorizationCode {
         auth_time: NOW - 30,
         created_at: NOW - 10,
         expires_at: NOW + 50,
+        sid: None,
     }
 }
 
@@ -438,9 +322,7 @@ fn valid_code_exchange_passes() {
 
 #[test]
 fn expired_code_is_invalid_grant() {
-    let expired = Err(OAuthError::invalid_grant(
-        "the authorization code has expired",
-    ));
+    let expired = Err(OAuthError::invalid_grant("the authorization code has expired"));
     let code = code();
     assert_eq!(check(&code, GOOD, code.expires_at - 1), Ok(()));
     assert_eq!(check(&code, GOOD, code.expires_at), expired);
@@ -453,29 +335,15 @@ fn code_issued_to_another_client_is_invalid_grant() {
     code.client_id = "app-2".into();
     assert_eq!(
         check(&code, GOOD, NOW),
-        Err(OAuthError::invalid_grant(
-            "the authorization code was issued to another client"
-        ))
+        Err(OAuthError::invalid_grant("the authorization code was issued to another client"))
     );
 }
 
 #[test]
 fn redirect_uri_is_required_when_sent_at_authorization() {
-    let required = Err(OAuthError::invalid_grant(
-        "redirect_uri is required: it was sent at authorization",
-    ));
-    assert_eq!(
-        check(&code(), &[("code_verifier", VERIFIER)], NOW),
-        required
-    );
-    assert_eq!(
-        check(
-            &code(),
-            &[("redirect_uri", ""), ("code_verifier", VERIFIER)],
-            NOW
-        ),
-        required
-    );
+    let required = Err(OAuthError::invalid_grant("redirect_uri is required: it was sent at authorization"));
+    assert_eq!(check(&code(), &[("code_verifier", VERIFIER)], NOW), required);
+    assert_eq!(check(&code(), &[("redirect_uri", ""), ("code_verifier", VERIFIER)], NOW), required);
 }
 
 #[test]
@@ -488,9 +356,7 @@ fn redirect_uri_may_be_omitted_when_not_sent_at_authorization() {
 
 #[test]
 fn differing_redirect_uri_is_invalid_grant() {
-    let differs = Err(OAuthError::invalid_grant(
-        "redirect_uri differs from the one sent at authorization",
-    ));
+    let differs = Err(OAuthError::invalid_grant("redirect_uri differs from the one sent at authorization"));
     let mut not_sent = code();
     not_sent.redirect_uri_sent = false;
     for presented in [
@@ -514,20 +380,14 @@ fn pkce_verifier_is_required_when_a_challenge_was_sent() {
         Err(OAuthError::invalid_grant("code_verifier is required"))
     );
     assert_eq!(
-        check(
-            &code(),
-            &[("redirect_uri", REDIRECT), ("code_verifier", "")],
-            NOW
-        ),
+        check(&code(), &[("redirect_uri", REDIRECT), ("code_verifier", "")], NOW),
         Err(OAuthError::invalid_grant("code_verifier is required"))
     );
 }
 
 #[test]
 fn pkce_verifier_mismatch_is_invalid_grant() {
-    let mismatch = Err(OAuthError::invalid_grant(
-        "code_verifier does not match the code_challenge",
-    ));
+    let mismatch = Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
     for verifier in [
         "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK",
         &"a".repeat(43),
@@ -536,11 +396,7 @@ fn pkce_verifier_mismatch_is_invalid_grant() {
         CHALLENGE,
     ] {
         assert_eq!(
-            check(
-                &code(),
-                &[("redirect_uri", REDIRECT), ("code_verifier", verifier)],
-                NOW
-            ),
+            check(&code(), &[("redirect_uri", REDIRECT), ("code_verifier", verifier)], NOW),
             mismatch,
             "{verifier}"
         );
@@ -549,21 +405,10 @@ fn pkce_verifier_mismatch_is_invalid_grant() {
 
 #[test]
 fn malformed_pkce_verifier_is_invalid_grant() {
-    let malformed = Err(OAuthError::invalid_grant(
-        "code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]",
-    ));
-    for verifier in [
-        &VERIFIER[..42],
-        &format!("{VERIFIER} "),
-        &format!("{}+", &VERIFIER[..42]),
-        &"a".repeat(129),
-    ] {
+    let malformed = Err(OAuthError::invalid_grant("code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]"));
+    for verifier in [&VERIFIER[..42], &format!("{VERIFIER} "), &format!("{}+", &VERIFIER[..42]), &"a".repeat(129)] {
         assert_eq!(
-            check(
-                &code(),
-                &[("redirect_uri", REDIRECT), ("code_verifier", verifier)],
-                NOW
-            ),
+            check(&code(), &[("redirect_uri", REDIRECT), ("code_verifier", verifier)], NOW),
             malformed,
             "{verifier:?}"
         );
@@ -578,9 +423,7 @@ fn pkce_downgrade_is_invalid_grant() {
     code.code_challenge = None;
     assert_eq!(
         check(&code, GOOD, NOW),
-        Err(OAuthError::invalid_grant(
-            "code_verifier sent, but no code_challenge was sent at authorization"
-        ))
+        Err(OAuthError::invalid_grant("code_verifier sent, but no code_challenge was sent at authorization"))
     );
     assert_eq!(check(&code, &[("redirect_uri", REDIRECT)], NOW), Ok(()));
 }
@@ -599,17 +442,9 @@ fn duplicated_code_verifier_is_an_invalid_request() {
     let pairs = [
         ("redirect_uri", REDIRECT),
         ("code_verifier", VERIFIER),
-        (
-            "code_verifier",
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK",
-        ),
+        ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK"),
     ];
-    assert_eq!(
-        check(&code(), &pairs, NOW),
-        Err(OAuthError::invalid_request(
-            "code_verifier was sent more than once"
-        ))
-    );
+    assert_eq!(check(&code(), &pairs, NOW), Err(OAuthError::invalid_request("code_verifier was sent more than once")));
 }
 
 #[test]

@@ -22,7 +22,9 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
         Some(raw) => {
             let requested = ScopeSet::parse(raw).map_err(OAuthError::invalid_scope)?;
             if let Some(extra) = requested.missing_from(&allowed).next() {
-                return Err(OAuthError::invalid_scope(format!("the scope '{extra}' is not available to this grant")).into());
+                return Err(
+                    OAuthError::invalid_scope(format!("the scope '{extra}' is not available to this grant")).into()
+                );
             }
             requested
         }

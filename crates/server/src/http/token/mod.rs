@@ -38,23 +38,20 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, TokenParam
 /// A JSON body that must not be cached (RFC 6749 §5.1).
 pub fn json_no_store<T: serde::Serialize>(body: &T) -> Response {
     (
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "no-store"),
-            (header::PRAGMA, "no-cache"),
-        ],
+        [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
         serde_json::to_string(body).unwrap_or_default(),
     )
         .into_response()
 }
 
 async fn handle(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<TokenResponse, JsonError> {
+    // RFC 6749 §3.2.1: the client is authenticated before the grant is looked at.
+    let client = authenticate_client(state, headers, params).await?;
     let grant = match params.get("grant_type")? {
         None => return Err(OAuthError::invalid_request("grant_type is missing").into()),
         Some(raw) => GrantType::parse(raw)
             .ok_or_else(|| OAuthError::new(ErrorCode::UnsupportedGrantType, "this grant type is not supported"))?,
     };
-    let client = authenticate_client(state, headers, params).await?;
     // RFC 6749 §5.2: a client may only use the grants it was registered for.
     if !client.grant_types.allows(grant) || (grant == GrantType::ClientCredentials && client.is_public()) {
         return Err(OAuthError::new(

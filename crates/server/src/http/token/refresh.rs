@@ -14,7 +14,8 @@ use crate::http::error::JsonError;
 use crate::state::{AppState, now};
 
 pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, JsonError> {
-    let presented = params.get("refresh_token")?.ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+    let presented =
+        params.get("refresh_token")?.ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
     let requested_scope = params.get("scope")?;
     let now = now();
     let config = &state.config;
@@ -67,7 +68,12 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     let scope = granted.ok_or_else(OAuthError::server_error)?;
     let user = grant_user(state, &parent.user_id).await?;
     // OIDC Core §12.2: same sub, aud and auth_time; a new iat; no nonce.
-    let facts = IdTokenFacts { auth_time: parent.auth_time, nonce: None, access_token: &access_token, sid: parent.sid.as_deref() };
+    let facts = IdTokenFacts {
+        auth_time: parent.auth_time,
+        nonce: None,
+        access_token: &access_token,
+        sid: parent.sid.as_deref(),
+    };
     let id_token = id_token(state, client, &user, &scope, facts, now)?;
     Ok(TokenResponse {
         access_token,
