@@ -5,7 +5,7 @@
 #   tests/e2e.sh [path/to/doorway] [test-name ...]
 #
 # The binary defaults to target/debug/doorway. Tests: hf_python_oauth, hf_js_oauth,
-# browser_demo (all by default). Each test gets a fresh Doorway on a free loopback port with a
+# hf_device_login, browser_demo (all by default). Each test gets a fresh Doorway on a free loopback port with a
 # fresh --data-dir, its own user and app created with the CLI; the server is killed afterwards.
 # Prints one PASS/FAIL line per test and finally "N passed, N failed"; exits 1 if any failed.
 #
@@ -22,7 +22,7 @@ case "$BIN" in
   /*) ;;
   *) if [ -x "$PWD/$BIN" ]; then BIN="$PWD/$BIN"; else BIN="$ROOT/$BIN"; fi ;;
 esac
-ALL_TESTS=(hf_python_oauth hf_js_oauth browser_demo)
+ALL_TESTS=(hf_python_oauth hf_js_oauth hf_device_login browser_demo)
 TESTS=("$@")
 [ ${#TESTS[@]} -gt 0 ] || TESTS=("${ALL_TESTS[@]}")
 
@@ -146,6 +146,22 @@ test_hf_js_oauth() {
   timeout -k 5 "$TEST_TIMEOUT" node "$ROOT/tests/clients/hf_js_oauth.mjs" --issuer "$ISSUER" \
     --client-id "$client_id" --redirect-url "$redirect" --username bob --password "$PASSWORD" \
     --name "Bob B" --email bob@example.com --scopes "openid profile email"
+}
+
+test_hf_device_login() {
+  set -e
+  new_instance hf_device_login
+  start_doorway
+  create_user dana dana@example.com "Dana D"
+  local app client_id
+  # What `hf auth login` talks to: a public app with the device grant. `apps create` requires a
+  # redirect URI; the device flow never uses it.
+  app="$(dw apps create --name "HF CLI" --redirect-uri "http://127.0.0.1/unused" --public \
+    --grant-types "device_code refresh_token" --scopes "openid profile" --json)"
+  echo "app: $app"
+  client_id="$(json_field client_id <<<"$app")"
+  timeout -k 5 "$TEST_TIMEOUT" "$PY" "$ROOT/tests/clients/hf_device_login.py" --issuer "$ISSUER" \
+    --client-id "$client_id" --username dana --password "$PASSWORD"
 }
 
 test_browser_demo() {

@@ -25,6 +25,12 @@ pub enum ErrorCode {
     RequestNotSupported,
     RequestUriNotSupported,
     RegistrationNotSupported,
+    /// RFC 8628 §3.5: the device authorization is still waiting for the user.
+    AuthorizationPending,
+    /// RFC 8628 §3.5: polled sooner than the interval allows.
+    SlowDown,
+    /// RFC 8628 §3.5: the device code has expired.
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -49,6 +55,9 @@ impl ErrorCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::RegistrationNotSupported => "registration_not_supported",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
         }
     }
 

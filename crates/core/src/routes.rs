@@ -19,8 +19,10 @@ pub const LOGIN: &str = "/login";
 pub const SIGNUP: &str = "/signup";
 pub const LOGOUT: &str = "/logout";
 pub const ACCOUNT: &str = "/account";
+pub const ACCOUNT_PASSWORD: &str = "/account/password";
 pub const AVATARS: &str = "/avatars";
 pub const STATIC_CSS: &str = "/static/doorway.css";
+pub const STATIC_FORM_POST_JS: &str = "/static/form_post.js";
 
 pub const DEMO: &str = "/demo";
 pub const DEMO_START: &str = "/demo/start";

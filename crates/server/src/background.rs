@@ -17,12 +17,7 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
     let keys = {
         let state = state.clone();
         tokio::spawn(async move {
-            let policy = KeyPolicy {
-                rotate_every: state.config.key_rotation,
-                publish_ahead: state.config.key_publish_ahead,
-                // What a retired key signed lives at most this long (ID tokens, logout tokens).
-                retired_lifetime: state.config.access_token_ttl + 300,
-            };
+            let policy = KeyPolicy::from_config(&state.config);
             let mut tick = tokio::time::interval(KEY_INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {

@@ -43,6 +43,25 @@ impl KeySet {
     pub fn jwks(&self) -> Arc<str> {
         self.jwks.clone()
     }
+
+    /// Verifies a token Doorway signed (an `id_token_hint`): signature by one of the published
+    /// keys and `iss`. Expiry is deliberately not checked — an expired ID token is still a
+    /// valid hint (OIDC Core §3.1.2.1, RP-Initiated Logout §2). Returns the claims.
+    pub fn verify_own(&self, token: &str, issuer: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let (alg, key) = self.verifier(header.kid.as_deref()?)?;
+        let mut validation = jsonwebtoken::Validation::new(header.alg);
+        if validation.algorithms.first().map(|a| format!("{a:?}")) != Some(alg.as_str().to_owned()) {
+            return None;
+        }
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        validation.set_issuer(&[issuer]);
+        jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, key, &validation)
+            .ok()
+            .map(|d| d.claims)
+    }
 }
 
 fn fingerprint(rows: &[StoredKey]) -> String {
@@ -103,27 +122,25 @@ impl Keys {
     pub async fn maintain(&self, store: &Store, policy: &KeyPolicy, now: i64) -> anyhow::Result<()> {
         let rows = store.list_signing_keys().await?;
         for alg in SigningAlg::ALL {
-            let next = rows.iter().filter(|k| k.alg == alg.as_str() && k.status == "next").max_by_key(|k| k.created_at);
-            match next {
-                Some(next) if now - next.created_at >= policy.publish_ahead => {
-                    if store.activate_signing_key(&next.kid, alg.as_str(), now).await? {
-                        tracing::info!(kid = %next.kid, alg = alg.as_str(), "signing key activated");
-                    }
+            let of_alg =
+                |status: &'static str| rows.iter().filter(move |k| k.alg == alg.as_str() && k.status == status);
+            // The newest next key: activating it supersedes any older pending one.
+            if let Some(next) = of_alg("next").max_by_key(|k| k.created_at) {
+                if now - next.created_at >= policy.publish_ahead
+                    && store.activate_signing_key(&next.kid, alg.as_str(), now).await?
+                {
+                    tracing::info!(kid = %next.kid, alg = alg.as_str(), "signing key activated");
                 }
-                Some(_) => {}
-                None if policy.rotate_every > 0 => {
-                    let active = rows
-                        .iter()
-                        .filter(|k| k.alg == alg.as_str() && k.status == "active")
-                        .max_by_key(|k| k.activated_at);
-                    let due =
-                        active.is_none_or(|k| now - k.activated_at.unwrap_or(k.created_at) >= policy.rotate_every);
-                    if due {
-                        let kid = insert_new_key(store, &self.master, alg, "next", now).await?;
-                        tracing::info!(%kid, alg = alg.as_str(), "scheduled rotation: next signing key published");
-                    }
-                }
-                None => {}
+                continue;
+            }
+            if policy.rotate_every <= 0 {
+                continue;
+            }
+            let active = of_alg("active").max_by_key(|k| k.activated_at);
+            let due = active.is_none_or(|k| now - k.activated_at.unwrap_or(k.created_at) >= policy.rotate_every);
+            if due {
+                let kid = insert_new_key(store, &self.master, alg, "next", now).await?;
+                tracing::info!(%kid, alg = alg.as_str(), "scheduled rotation: next signing key published");
             }
         }
         let deleted = store.delete_retired_keys(now - policy.retired_lifetime).await?;
@@ -141,6 +158,9 @@ impl Keys {
         immediately: bool,
         now: i64,
     ) -> anyhow::Result<Vec<String>> {
+        // A key sealed under another master key (the CLI run without the server's
+        // DOORWAY_SECRET_KEY, say) would stop every node from loading the key set: refuse.
+        build(master, &store.list_signing_keys().await?)?;
         let mut kids = Vec::new();
         for alg in algs {
             let kid = insert_new_key(store, master, *alg, "next", now).await?;
@@ -156,10 +176,25 @@ impl Keys {
 /// When keys move through their lifecycle.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyPolicy {
+    /// Age of the active key at which a next key is published; 0 disables automatic rotation.
     pub rotate_every: i64,
+    /// How long a next key is published before it signs: longer than the JWKS cache
+    /// (`max-age=300`) plus the reload interval, so relying parties know it in time.
     pub publish_ahead: i64,
     /// How long a retired key stays published: the longest lifetime of what it signed.
     pub retired_lifetime: i64,
+}
+
+impl KeyPolicy {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            rotate_every: config.key_rotation,
+            publish_ahead: config.key_publish_ahead,
+            // What a key signs lives at most access_token_ttl (ID tokens; logout tokens are
+            // shorter); the margin covers nodes that sign with it until their next reload.
+            retired_lifetime: config.access_token_ttl + 300,
+        }
+    }
 }
 
 async fn insert_new_key(

@@ -13,6 +13,7 @@ pub struct Ui {
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
+    ("form_post.html", include_str!("../templates/form_post.html")),
     ("home.html", include_str!("../templates/home.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("signup.html", include_str!("../templates/signup.html")),
@@ -21,8 +22,13 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("account.html", include_str!("../templates/account.html")),
     ("profile.html", include_str!("../templates/profile.html")),
     ("logout.html", include_str!("../templates/logout.html")),
+    ("end_session.html", include_str!("../templates/end_session.html")),
+    ("signed_out.html", include_str!("../templates/signed_out.html")),
     ("demo.html", include_str!("../templates/demo.html")),
     ("demo_result.html", include_str!("../templates/demo_result.html")),
+    ("device.html", include_str!("../templates/device.html")),
+    ("device_confirm.html", include_str!("../templates/device_confirm.html")),
+    ("device_done.html", include_str!("../templates/device_done.html")),
 ];
 
 impl Ui {

@@ -4,7 +4,8 @@
 use doorway_core::model::{DeviceCode, DeviceStatus};
 use doorway_core::types::ScopeSet;
 
-use crate::{Result, Store, StoreError, execute, on_pool};
+use crate::grants::{INSERT_ACCESS, INSERT_REFRESH, insert_issue};
+use crate::{Issue, Result, Store, StoreError, execute, on_pool};
 
 #[derive(sqlx::FromRow)]
 struct DeviceRow {
@@ -134,10 +135,48 @@ impl Store {
         Ok(())
     }
 
-    /// Consumes an approved code: true for exactly one caller.
-    pub async fn consume_device_code(&self, device_code_hash: &str) -> Result<bool> {
-        let sql = "UPDATE device_codes SET status = 'consumed' WHERE device_code_hash = $1 AND status = 'approved'";
-        let done = execute!(self, |pool| sqlx::query(sql).bind(device_code_hash).execute(pool).await)?;
-        Ok(done == 1)
+    /// Consumes an approved, unexpired code and stores the tokens it yields, in one
+    /// transaction: of parallel polls exactly one gets `true` (the conditional UPDATE decides),
+    /// and a code is never consumed without its tokens. The tokens' family is the code's hash.
+    pub async fn redeem_device_code(&self, device_code_hash: &str, issue: &Issue, now: i64) -> Result<bool> {
+        let consume = "UPDATE device_codes SET status = 'consumed' \
+                       WHERE device_code_hash = $1 AND status = 'approved' AND expires_at > $2";
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(consume).bind(device_code_hash).bind(now).execute(&mut *tx).await?;
+            if done.rows_affected() != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            insert_issue!(tx, issue, device_code_hash, None::<String>, now);
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// Records a wrong user code entered by `user_id`, and forgets that person's misses from
+    /// before `forget_before`.
+    pub async fn record_device_code_miss(&self, user_id: &str, now: i64, forget_before: i64) -> Result<()> {
+        execute!(self, |pool| {
+            sqlx::query("DELETE FROM device_code_misses WHERE user_id = $1 AND missed_at < $2")
+                .bind(user_id)
+                .bind(forget_before)
+                .execute(pool)
+                .await
+        })?;
+        execute!(self, |pool| {
+            sqlx::query("INSERT INTO device_code_misses (user_id, missed_at) VALUES ($1, $2)")
+                .bind(user_id)
+                .bind(now)
+                .execute(pool)
+                .await
+        })?;
+        Ok(())
+    }
+
+    /// How many wrong user codes `user_id` entered since `since`.
+    pub async fn count_device_code_misses(&self, user_id: &str, since: i64) -> Result<i64> {
+        let sql = "SELECT COUNT(*) FROM device_code_misses WHERE user_id = $1 AND missed_at >= $2";
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql).bind(user_id).bind(since).fetch_one(pool).await)?)
     }
 }

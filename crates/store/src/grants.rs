@@ -164,10 +164,10 @@ const TOKEN_COLUMNS: &str =
 const REFRESH_COLUMNS: &str = "token_hash, family_id, client_id, user_id, scope, auth_time, sid, created_at, \
      idle_expires_at, absolute_expires_at, rotated_at, revoked_at";
 
-const INSERT_ACCESS: &str = "INSERT INTO access_tokens (token_hash, client_id, user_id, scope, code_hash, family_id, \
-     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+pub(crate) const INSERT_ACCESS: &str = "INSERT INTO access_tokens (token_hash, client_id, user_id, scope, code_hash, \
+     family_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 /// Idempotent: concurrent rotations of one parent insert the same successor once.
-const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, \
+pub(crate) const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, \
      auth_time, sid, created_at, idle_expires_at, absolute_expires_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (token_hash) DO NOTHING";
 const REVOKE_FAMILY_ACCESS: &str =
@@ -207,6 +207,8 @@ macro_rules! insert_issue {
         }
     }};
 }
+/// Shared with the device grant, which issues the same tokens from a device code.
+pub(crate) use insert_issue;
 
 impl Store {
     pub async fn insert_code(&self, code: &AuthorizationCode) -> Result<()> {

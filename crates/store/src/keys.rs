@@ -41,22 +41,36 @@ impl Store {
         Ok(())
     }
 
-    /// Makes `kid` the active key of its algorithm and retires the one it replaces, atomically.
+    /// Makes the `next` key `kid` the active key of `alg`, atomically: the key it replaces is
+    /// retired (it stays published), and older `next` keys of `alg` that it supersedes are
+    /// deleted (they never signed anything), so a stale one cannot activate after it.
+    /// Returns false when `kid` is not a `next` key of `alg` (another node got there first).
     pub async fn activate_signing_key(&self, kid: &str, alg: &str, now: i64) -> Result<bool> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let promoted = sqlx::query(
-                "UPDATE signing_keys SET status = 'active', activated_at = $1 WHERE kid = $2 AND status = 'next'",
+                "UPDATE signing_keys SET status = 'active', activated_at = $1 \
+                 WHERE kid = $2 AND alg = $3 AND status = 'next'",
             )
             .bind(now)
             .bind(kid)
+            .bind(alg)
             .execute(&mut *tx)
             .await?;
             if promoted.rows_affected() == 1 {
                 sqlx::query(
-                    "UPDATE signing_keys SET status = 'retired', retired_at = $1 WHERE alg = $2 AND status = 'active' AND kid <> $3",
+                    "UPDATE signing_keys SET status = 'retired', retired_at = $1 \
+                     WHERE alg = $2 AND status = 'active' AND kid <> $3",
                 )
                 .bind(now)
+                .bind(alg)
+                .bind(kid)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "DELETE FROM signing_keys WHERE alg = $1 AND status = 'next' AND kid <> $2 \
+                     AND created_at <= (SELECT created_at FROM signing_keys WHERE kid = $2)",
+                )
                 .bind(alg)
                 .bind(kid)
                 .execute(&mut *tx)
@@ -69,7 +83,9 @@ impl Store {
 
     /// Deletes retired keys retired before `before` (nothing they signed is still valid).
     pub async fn delete_retired_keys(&self, before: i64) -> Result<u64> {
-        let sql = "DELETE FROM signing_keys WHERE status = 'retired' AND retired_at < $1";
+        // A key retired before retirement times were recorded counts from when it was made.
+        let sql = "DELETE FROM signing_keys WHERE status = 'retired' \
+                   AND COALESCE(retired_at, activated_at, created_at) < $1";
         Ok(execute!(self, |pool| sqlx::query(sql).bind(before).execute(pool).await)?)
     }
 }

@@ -135,6 +135,14 @@ impl Store {
         Ok(done == 1)
     }
 
+    /// Disables or re-enables an account. A disabled user cannot sign in, and no session or
+    /// token of theirs is honoured; the caller also revokes their tokens and ends their sessions.
+    pub async fn set_user_disabled(&self, user_id: &str, disabled: bool, now: i64) -> Result<bool> {
+        let sql = "UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3";
+        let done = execute!(self, |pool| sqlx::query(sql).bind(disabled).bind(now).bind(user_id).execute(pool).await)?;
+        Ok(done == 1)
+    }
+
     pub async fn update_profile(&self, user_id: &str, update: &ProfileUpdate, now: i64) -> Result<bool> {
         let sql = "UPDATE users SET name = $1, avatar_url = $2, website = $3, updated_at = $4 WHERE id = $5";
         let done = execute!(self, |pool| {

@@ -8,7 +8,8 @@ use doorway_core::model::{AuthorizationCode, ClientKind, Session};
 use doorway_core::secrets::random_hex_id;
 use doorway_core::types::{Email, RedirectPolicy, RedirectUri, ScopeSet, Username};
 use doorway_store::{
-    Issue, NewAccessToken, NewClient, NewUser, PoolOptions, RedeemOutcome, Store, StoreError, StoredKey,
+    Issue, NewAccessToken, NewClient, NewRefreshToken, NewUser, PoolOptions, RedeemOutcome, RefreshOutcome, Store,
+    StoreError, StoredKey,
 };
 
 /// A fresh store of each available dialect; the guard cleans up.
@@ -283,6 +284,280 @@ async fn signing_keys_keep_their_sealed_bytes() {
         let keys = store.list_signing_keys().await.unwrap();
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0].private_key, vec![0, 1, 2, 255]);
+        backend.finish().await;
+    }
+}
+
+/// A grant from a code with a refresh token `r0`, for the refresh tests.
+async fn granted(store: &Store) -> String {
+    let user = store.create_user(new_user("alice"), 1).await.unwrap();
+    store.create_client(new_client("c1"), 1).await.unwrap();
+    let c = code("h1", "c1", &user.id);
+    store.insert_code(&c).await.unwrap();
+    let mut issue = token_for(&c, "a0");
+    issue.refresh = Some(successor_of(&c.user_id, "r0"));
+    let outcome = store.redeem_code("h1", 120, |_| Ok(issue)).await.unwrap();
+    assert!(matches!(outcome, RedeemOutcome::Issued(_)));
+    user.id
+}
+
+fn successor_of(user_id: &str, hash: &str) -> NewRefreshToken {
+    NewRefreshToken {
+        token_hash: hash.into(),
+        client_id: "c1".into(),
+        user_id: user_id.into(),
+        scope: ScopeSet::parse("openid").unwrap(),
+        auth_time: 100,
+        sid: None,
+        idle_expires_at: 10_000,
+        absolute_expires_at: 20_000,
+    }
+}
+
+fn refresh_issue(user_id: &str, access: &str, successor: &str) -> Issue {
+    Issue {
+        access: NewAccessToken {
+            token_hash: access.into(),
+            client_id: "c1".into(),
+            user_id: Some(user_id.into()),
+            scope: ScopeSet::parse("openid").unwrap(),
+            expires_at: 10_000,
+        },
+        refresh: Some(successor_of(user_id, successor)),
+    }
+}
+
+#[tokio::test]
+async fn parallel_refreshes_rotate_once_and_share_one_successor() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let user_id = granted(store).await;
+        let attempts = (0..10).map(|i| {
+            let store = store.clone();
+            let user_id = user_id.clone();
+            async move {
+                store
+                    .refresh("r0", 200, 10, |_| Ok(refresh_issue(&user_id, &format!("a{}", i + 1), "r1")))
+                    .await
+                    .unwrap()
+            }
+        });
+        let outcomes = futures::future::join_all(attempts).await;
+        let rotated = outcomes.iter().filter(|o| matches!(o, RefreshOutcome::Rotated(_))).count();
+        let grace = outcomes.iter().filter(|o| matches!(o, RefreshOutcome::Grace(_))).count();
+        assert_eq!((rotated, grace), (1, 9), "{} {outcomes:?}", store.dialect());
+        let successor = store.find_refresh_token("r1").await.unwrap().unwrap();
+        assert!(successor.rotated_at.is_none() && successor.revoked_at.is_none());
+        backend.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_replayed_after_the_grace_window_revokes_the_family() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let user_id = granted(store).await;
+        let first = store.refresh("r0", 200, 10, |_| Ok(refresh_issue(&user_id, "a1", "r1"))).await.unwrap();
+        assert!(matches!(first, RefreshOutcome::Rotated(_)));
+        let replay = store.refresh("r0", 211, 10, |_| Ok(refresh_issue(&user_id, "a2", "r1"))).await.unwrap();
+        assert!(matches!(replay, RefreshOutcome::Reused { revoked_tokens: 4, .. }), "{replay:?}");
+        for hash in ["a0", "a1"] {
+            assert!(store.find_access_token(hash).await.unwrap().unwrap().revoked, "{hash}");
+        }
+        let after = store.refresh("r1", 212, 10, |_| Ok(refresh_issue(&user_id, "a3", "r2"))).await.unwrap();
+        assert!(matches!(after, RefreshOutcome::Inactive), "the successor died with its family");
+        backend.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_failed_refresh_check_changes_nothing() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let user_id = granted(store).await;
+        let rejected = store
+            .refresh("r0", 200, 10, |_| Err(doorway_core::OAuthError::invalid_grant("wrong client")))
+            .await
+            .unwrap();
+        assert!(matches!(rejected, RefreshOutcome::Rejected(_)));
+        let ok = store.refresh("r0", 201, 10, |_| Ok(refresh_issue(&user_id, "a1", "r1"))).await.unwrap();
+        assert!(matches!(ok, RefreshOutcome::Rotated(_)));
+        backend.finish().await;
+    }
+}
+
+fn stored_key(kid: &str, alg: &str, status: &str, created_at: i64) -> StoredKey {
+    StoredKey {
+        kid: kid.into(),
+        alg: alg.into(),
+        private_key: vec![1, 2, 3],
+        status: status.into(),
+        created_at,
+        activated_at: (status == "active").then_some(created_at),
+        retired_at: None,
+    }
+}
+
+fn statuses(keys: &[StoredKey]) -> Vec<(String, String)> {
+    let mut out: Vec<_> = keys.iter().map(|k| (k.kid.clone(), k.status.clone())).collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn activating_a_next_key_retires_the_active_one_of_its_algorithm_only() {
+    for backend in backends().await {
+        let store = &backend.store;
+        for key in [
+            stored_key("rsa-old", "RS256", "active", 1),
+            stored_key("ec-old", "ES256", "active", 1),
+            stored_key("rsa-stale", "RS256", "next", 2),
+            stored_key("rsa-new", "RS256", "next", 3),
+            stored_key("ec-next", "ES256", "next", 3),
+        ] {
+            store.insert_signing_key(&key).await.unwrap();
+        }
+        assert!(!store.activate_signing_key("rsa-new", "ES256", 10).await.unwrap(), "wrong algorithm");
+        assert!(store.activate_signing_key("rsa-new", "RS256", 10).await.unwrap());
+        assert!(!store.activate_signing_key("rsa-new", "RS256", 11).await.unwrap(), "only a next key activates");
+        let keys = store.list_signing_keys().await.unwrap();
+        let expected = [("ec-next", "next"), ("ec-old", "active"), ("rsa-new", "active"), ("rsa-old", "retired")];
+        assert_eq!(statuses(&keys), expected.map(|(k, s)| (k.to_owned(), s.to_owned())).to_vec());
+        let new = keys.iter().find(|k| k.kid == "rsa-new").unwrap();
+        assert_eq!(new.activated_at, Some(10));
+        let old = keys.iter().find(|k| k.kid == "rsa-old").unwrap();
+        assert_eq!(old.retired_at, Some(10));
+        backend.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn retired_keys_are_deleted_only_after_their_lifetime() {
+    for backend in backends().await {
+        let store = &backend.store;
+        store.insert_signing_key(&stored_key("a", "EdDSA", "active", 1)).await.unwrap();
+        store.insert_signing_key(&stored_key("b", "EdDSA", "next", 2)).await.unwrap();
+        store.activate_signing_key("b", "EdDSA", 100).await.unwrap();
+        assert_eq!(store.delete_retired_keys(100).await.unwrap(), 0, "retired at 100: not before 100");
+        assert_eq!(store.delete_retired_keys(101).await.unwrap(), 1);
+        let keys = store.list_signing_keys().await.unwrap();
+        assert_eq!(statuses(&keys), vec![("b".to_owned(), "active".to_owned())]);
+        backend.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_user_has_no_live_session() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let user = store.create_user(new_user("dora"), 1).await.unwrap();
+        let session = Session {
+            id_hash: "s-dora".into(),
+            sid: "sid-dora".into(),
+            user_id: user.id.clone(),
+            auth_time: 1,
+            created_at: 1,
+            expires_at: 100,
+        };
+        store.create_session(&session).await.unwrap();
+        assert!(store.set_user_disabled(&user.id, true, 2).await.unwrap());
+        assert!(store.find_user(&user.id).await.unwrap().unwrap().disabled);
+        assert!(store.find_session("s-dora", 3).await.unwrap().is_none());
+        assert!(store.set_user_disabled(&user.id, false, 3).await.unwrap());
+        assert!(!store.find_user(&user.id).await.unwrap().unwrap().disabled);
+        assert!(store.find_session("s-dora", 4).await.unwrap().is_some(), "the CLI deletes sessions itself");
+        assert!(!store.set_user_disabled("nobody", true, 4).await.unwrap());
+        backend.finish().await;
+    }
+}
+
+fn device_code(hash: &str, user_code: &str, created_at: i64) -> doorway_core::model::DeviceCode {
+    doorway_core::model::DeviceCode {
+        device_code_hash: hash.into(),
+        user_code: user_code.into(),
+        client_id: "c1".into(),
+        scope: ScopeSet::parse("openid profile").unwrap(),
+        status: doorway_core::model::DeviceStatus::Pending,
+        user_id: None,
+        auth_time: None,
+        sid: None,
+        interval_secs: 5,
+        last_polled_at: None,
+        created_at,
+        expires_at: created_at + 600,
+    }
+}
+
+#[tokio::test]
+async fn a_device_code_is_answered_once_and_redeemed_once() {
+    use doorway_core::model::DeviceStatus;
+    for backend in backends().await {
+        let store = &backend.store;
+        let dialect = store.dialect();
+        let user = store.create_user(new_user("erin"), 1).await.unwrap();
+        store.create_client(new_client("c1"), 1).await.unwrap();
+        store.insert_device_code(&device_code("d1", "BCDF-GHJK", 100)).await.unwrap();
+        let taken = store.insert_device_code(&device_code("d2", "BCDF-GHJK", 101)).await;
+        assert!(matches!(taken, Err(StoreError::Conflict("user_code"))), "{dialect}: {taken:?}");
+
+        store.record_device_poll("d1", 110, 10).await.unwrap();
+        let found = store.find_device_code_by_user_code("BCDF-GHJK").await.unwrap().unwrap();
+        assert_eq!((found.last_polled_at, found.interval_secs), (Some(110), 10));
+        let issue = |i: usize| Issue {
+            refresh: None,
+            access: NewAccessToken {
+                token_hash: format!("dt{i}"),
+                client_id: "c1".into(),
+                user_id: Some(user.id.clone()),
+                scope: ScopeSet::parse("openid").unwrap(),
+                expires_at: 10_000,
+            },
+        };
+        assert!(!store.redeem_device_code("d1", &issue(99), 120).await.unwrap(), "{dialect}: not approved yet");
+
+        assert!(store.decide_device_code("BCDF-GHJK", true, &user.id, 90, "sid-1", 120).await.unwrap());
+        assert!(!store.decide_device_code("BCDF-GHJK", false, &user.id, 90, "sid-1", 121).await.unwrap());
+        let approved = store.find_device_code("d1").await.unwrap().unwrap();
+        assert_eq!(approved.status, DeviceStatus::Approved);
+        assert_eq!((approved.user_id.as_deref(), approved.auth_time), (Some(user.id.as_str()), Some(90)));
+
+        let attempts = (0..8).map(|i| {
+            let (store, issue) = (store.clone(), issue(i));
+            async move { store.redeem_device_code("d1", &issue, 130).await.unwrap() }
+        });
+        let won = futures::future::join_all(attempts).await;
+        assert_eq!(won.iter().filter(|w| **w).count(), 1, "{dialect}: {won:?}");
+        assert_eq!(store.find_device_code("d1").await.unwrap().unwrap().status, DeviceStatus::Consumed);
+        let winner = won.iter().position(|w| *w).unwrap();
+        let token = store.find_access_token(&format!("dt{winner}")).await.unwrap().unwrap();
+        assert_eq!(token.family_id.as_deref(), Some("d1"), "{dialect}: the family is the device code");
+        for loser in (0..8).filter(|i| *i != winner) {
+            assert!(store.find_access_token(&format!("dt{loser}")).await.unwrap().is_none(), "{dialect}");
+        }
+
+        // Once expired, a user code is free again.
+        store.insert_device_code(&device_code("d3", "BCDF-GHJK", 800)).await.unwrap();
+        assert!(store.find_device_code("d1").await.unwrap().is_none());
+        backend.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn wrong_device_codes_are_counted_per_person_within_a_window() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let erin = store.create_user(new_user("erin"), 1).await.unwrap();
+        let fred = store.create_user(new_user("fred"), 1).await.unwrap();
+        for at in [100, 200, 300] {
+            store.record_device_code_miss(&erin.id, at, 0).await.unwrap();
+        }
+        store.record_device_code_miss(&fred.id, 300, 0).await.unwrap();
+        assert_eq!(store.count_device_code_misses(&erin.id, 150).await.unwrap(), 2);
+        assert_eq!(store.count_device_code_misses(&fred.id, 0).await.unwrap(), 1);
+        // Recording forgets that person's misses from before the window.
+        store.record_device_code_miss(&erin.id, 5000, 4000).await.unwrap();
+        assert_eq!(store.count_device_code_misses(&erin.id, 0).await.unwrap(), 1);
+        assert_eq!(store.count_device_code_misses(&fred.id, 0).await.unwrap(), 1);
         backend.finish().await;
     }
 }

@@ -141,6 +141,15 @@ impl SigningKey {
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| KeyError::Sign(e.to_string()))
     }
+
+    /// Signs `claims` with an explicit `typ` header (explicit typing, RFC 8725 §3.11), e.g.
+    /// `logout+jwt`, so a token of one kind cannot be replayed as another.
+    pub fn sign_with_typ<T: Serialize>(&self, claims: &T, typ: &str) -> Result<String, KeyError> {
+        let mut header = Header::new(self.alg.jwt());
+        header.kid = Some(self.kid.clone());
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| KeyError::Sign(e.to_string()))
+    }
 }
 
 #[cfg(test)]

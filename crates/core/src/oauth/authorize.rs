@@ -65,11 +65,38 @@ impl Prompt {
     }
 }
 
+/// How the response travels back (OAuth 2.0 Multiple Response Types §2.1, Form Post Response
+/// Mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// A redirect with the parameters in the query string.
+    #[default]
+    Query,
+    /// An auto-submitting HTML form that POSTs the parameters to the redirect URI.
+    FormPost,
+}
+
+impl ResponseMode {
+    fn parse(raw: Option<&str>) -> Result<Self, OAuthError> {
+        match raw {
+            None | Some("query") => Ok(Self::Query),
+            Some("form_post") => Ok(Self::FormPost),
+            Some(other) => Err(OAuthError::invalid_request(format!(
+                "response_mode '{other}' is not supported (use query or form_post)"
+            ))),
+        }
+    }
+}
+
 /// A fully validated authorization request.
 #[derive(Debug, Clone)]
 pub struct AuthorizationRequest {
     pub client_id: String,
     pub redirect: VerifiedRedirect,
+    pub response_mode: ResponseMode,
+    /// An ID token Doorway issued earlier, naming the user the app expects (OIDC Core
+    /// §3.1.2.1); verified by the caller, which holds the keys.
+    pub id_token_hint: Option<String>,
     pub scopes: ScopeSet,
     pub state: Option<String>,
     pub nonce: Option<String>,
@@ -91,18 +118,24 @@ pub struct RedirectError {
     pub redirect: VerifiedRedirect,
     pub state: Option<String>,
     pub error: OAuthError,
+    pub mode: ResponseMode,
 }
 
 impl RedirectError {
-    /// The `Location` for this error: `error`, `error_description`, `state`, `iss`.
-    pub fn location(&self, issuer: &str) -> String {
+    /// The response parameters: `error`, `error_description`, `state`, `iss` (RFC 9207).
+    pub fn response_params<'a>(&'a self, issuer: &'a str) -> Vec<(&'static str, &'a str)> {
         let mut params =
             vec![("error", self.error.code.as_str()), ("error_description", self.error.description.as_str())];
         if let Some(state) = &self.state {
             params.push(("state", state));
         }
         params.push(("iss", issuer));
-        self.redirect.with_params(&params)
+        params
+    }
+
+    /// The `Location` for this error in query mode.
+    pub fn location(&self, issuer: &str) -> String {
+        self.redirect.with_params(&self.response_params(issuer))
     }
 }
 
@@ -133,7 +166,12 @@ pub fn validate(
 ) -> Result<AuthorizationRequest, Box<RedirectError>> {
     // A duplicated state cannot be echoed faithfully: then none is echoed.
     let state = params.get("state").ok().flatten().map(str::to_owned);
-    let fail = |error: OAuthError| Box::new(RedirectError { redirect: redirect.clone(), state: state.clone(), error });
+    // Read first, so that every later error travels the way the client asked.
+    let mode_result = params.get("response_mode").and_then(ResponseMode::parse);
+    let mode = mode_result.clone().unwrap_or_default();
+    let fail =
+        |error: OAuthError| Box::new(RedirectError { redirect: redirect.clone(), state: state.clone(), error, mode });
+    mode_result.map_err(&fail)?;
 
     if let Some(err) = params.first_duplicate(KNOWN) {
         return Err(fail(err));
@@ -159,12 +197,6 @@ pub fn validate(
                 ErrorCode::UnsupportedResponseType,
                 "only response_type=code is supported",
             )));
-        }
-    }
-    match params.get("response_mode").map_err(&fail)? {
-        None | Some("query") => {}
-        Some(_) => {
-            return Err(fail(OAuthError::invalid_request("only response_mode=query is supported")));
         }
     }
     // RFC 6749 §3.3: unknown scopes, and scopes the app was not registered for, are refused.
@@ -218,9 +250,12 @@ pub fn validate(
     };
     let login_hint = params.get("login_hint").map_err(&fail)?.map(|h| h.chars().take(256).collect());
 
+    let id_token_hint = params.get("id_token_hint").map_err(&fail)?.map(str::to_owned);
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),
         redirect,
+        response_mode: mode,
+        id_token_hint,
         scopes,
         state,
         nonce,
@@ -238,6 +273,8 @@ pub struct SessionState {
     /// The person signed in during this very authorization request (so `prompt=login` and
     /// `max_age` are satisfied and must not loop).
     pub fresh_login: bool,
+    /// A verified `id_token_hint` names someone other than the signed-in person.
+    pub hint_names_other_user: bool,
 }
 
 /// What happens next for a valid request.
@@ -254,11 +291,16 @@ pub fn decide(request: &AuthorizationRequest, session: Option<SessionState>, con
     let needs_login = match session {
         None => true,
         Some(s) if s.fresh_login => false,
-        Some(s) => request.prompt.login || request.max_age.is_some_and(|max| now - s.auth_time > max),
+        Some(s) => {
+            request.prompt.login
+                || s.hint_names_other_user
+                || request.max_age.is_some_and(|max| now - s.auth_time > max)
+        }
     };
     if needs_login {
         return if request.prompt.none {
-            Next::Fail(OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in"))
+            let why = if session.is_some() { "the user must sign in again" } else { "the user is not signed in" };
+            Next::Fail(OAuthError::new(ErrorCode::LoginRequired, why))
         } else {
             Next::Login
         };

@@ -32,6 +32,8 @@ pub async fn home(State(state): State<AppState>, MaybeUser(user): MaybeUser) -> 
 #[derive(Deserialize)]
 pub struct LoginQuery {
     interaction: Option<String>,
+    /// Where to go back to after signing in: only the device page (see `device::safe_next`).
+    next: Option<String>,
     login_hint: Option<String>,
 }
 
@@ -47,16 +49,23 @@ async fn app_for(state: &AppState, interaction: Option<&str>) -> Result<Value, P
     Ok(client.map_or(Value::from(()), |c| context! { name => c.name }))
 }
 
-/// Where to go after signing in: back into the parked request, or to the account page.
-fn after_login(interaction: Option<&str>) -> String {
-    match interaction {
-        Some(id) => format!(
+/// Where to go after signing in: back into the parked request, to an allowed `next` page, or
+/// to the account page.
+fn after_login(interaction: Option<&str>, next: Option<&str>) -> String {
+    match (interaction, next) {
+        (Some(id), _) => format!(
             "{}?interaction={}",
             doorway_core::routes::AUTHORIZE_RESUME,
             url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
         ),
-        None => doorway_core::routes::ACCOUNT.to_owned(),
+        (None, Some(next)) => next.to_owned(),
+        (None, None) => doorway_core::routes::ACCOUNT.to_owned(),
     }
+}
+
+/// A `next` that passed the allow-list; anything else is dropped (never an open redirect).
+fn allowed_next(raw: Option<&String>) -> Option<&str> {
+    raw.and_then(|next| crate::http::device::safe_next(next))
 }
 
 pub async fn login_page(
@@ -66,9 +75,10 @@ pub async fn login_page(
 ) -> Result<Response, PageError> {
     let (jar, csrf) = csrf_token(&state, jar);
     let app = app_for(&state, query.interaction.as_deref()).await?;
+    let next = allowed_next(query.next.as_ref());
     let html = state.ui.render(
         "login.html",
-        context! { csrf_token => csrf, interaction => query.interaction, app, username => query.login_hint },
+        context! { csrf_token => csrf, interaction => query.interaction, app, username => query.login_hint, next },
     )?;
     Ok(page(jar, StatusCode::OK, html))
 }
@@ -77,6 +87,7 @@ pub async fn login_page(
 pub struct LoginForm {
     csrf_token: Option<String>,
     interaction: Option<String>,
+    next: Option<String>,
     #[serde(default)]
     username: String,
     #[serde(default)]
@@ -90,6 +101,7 @@ pub async fn login(
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, form.csrf_token.as_deref())?;
     let interaction = form.interaction.as_deref().filter(|i| !i.is_empty());
+    let next = allowed_next(form.next.as_ref());
     let found = state.store.find_user_with_password(form.username.trim()).await?;
     let stored_hash = found.as_ref().map(|(_, hash)| hash.as_str());
     let password_ok =
@@ -102,7 +114,7 @@ pub async fn login(
         let html = state.ui.render(
             "login.html",
             context! {
-                csrf_token => csrf, interaction, app, username => form.username,
+                csrf_token => csrf, interaction, app, username => form.username, next,
                 error => "Incorrect username or password.",
             },
         )?;
@@ -113,7 +125,7 @@ pub async fn login(
         state.store.mark_interaction_login(id, &user.id, now()).await?;
     }
     tracing::info!(user_id = %user.id, "signed in");
-    Ok((jar, Redirect::to(&after_login(interaction))).into_response())
+    Ok((jar, Redirect::to(&after_login(interaction, next))).into_response())
 }
 
 pub async fn signup_page(
@@ -123,10 +135,11 @@ pub async fn signup_page(
 ) -> Result<Response, PageError> {
     let (jar, csrf) = csrf_token(&state, jar);
     let app = app_for(&state, query.interaction.as_deref()).await?;
+    let next = allowed_next(query.next.as_ref());
     let html = state.ui.render(
         "signup.html",
         // The template reads `form.username`: an undefined `form` would fail to render.
-        context! { csrf_token => csrf, interaction => query.interaction, app, form => context! {} },
+        context! { csrf_token => csrf, interaction => query.interaction, app, next, form => context! {} },
     )?;
     Ok(page(jar, StatusCode::OK, html))
 }
@@ -135,6 +148,7 @@ pub async fn signup_page(
 pub struct SignupForm {
     csrf_token: Option<String>,
     interaction: Option<String>,
+    next: Option<String>,
     #[serde(default)]
     username: String,
     #[serde(default)]
@@ -150,6 +164,7 @@ pub async fn signup(
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, form.csrf_token.as_deref())?;
     let interaction = form.interaction.as_deref().filter(|i| !i.is_empty());
+    let next = allowed_next(form.next.as_ref());
     let username = Username::parse(form.username.trim());
     let email = Email::parse(&form.email);
     let password = Password::parse(form.password.clone());
@@ -179,7 +194,7 @@ pub async fn signup(
                     state.store.mark_interaction_login(id, &user.id, now()).await?;
                 }
                 tracing::info!(user_id = %user.id, "account created");
-                return Ok((jar, Redirect::to(&after_login(interaction))).into_response());
+                return Ok((jar, Redirect::to(&after_login(interaction, next))).into_response());
             }
             Err(StoreError::Conflict(what)) => errors.push(match what {
                 "email" => "An account with this email address already exists.".to_owned(),
@@ -193,7 +208,7 @@ pub async fn signup(
     let html = state.ui.render(
         "signup.html",
         context! {
-            csrf_token => csrf, interaction, app, errors,
+            csrf_token => csrf, interaction, app, errors, next,
             form => context! { username => form.username, email => form.email },
         },
     )?;
@@ -234,6 +249,7 @@ pub async fn logout(
 #[derive(Deserialize)]
 pub struct AccountQuery {
     saved: Option<String>,
+    password: Option<String>,
 }
 
 pub async fn account_page(
@@ -245,6 +261,17 @@ pub async fn account_page(
     let Some(current) = user else {
         return Ok(Redirect::to(doorway_core::routes::LOGIN).into_response());
     };
+    if query.password.is_some() {
+        let (jar, csrf) = csrf_token(&state, jar);
+        let user = &current.user;
+        let picture =
+            user.avatar_url.clone().filter(|u| !u.is_empty()).unwrap_or_else(|| default_picture(&state, &user.sub));
+        let html = state.ui.render(
+            "account.html",
+            context! { current_user => ser(user), picture, password_changed => true, csrf_token => csrf },
+        )?;
+        return Ok(page(jar, StatusCode::OK, html));
+    }
     render_account(&state, jar, &current.user, query.saved.is_some(), Vec::new(), StatusCode::OK)
 }
 

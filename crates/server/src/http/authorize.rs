@@ -10,9 +10,10 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use doorway_core::model::{AuthorizationCode, Client};
-use doorway_core::oauth::authorize::{self, AuthorizationRequest, Next, RedirectError, SessionState};
+use doorway_core::oauth::authorize::{self, AuthorizationRequest, Next, RedirectError, ResponseMode, SessionState};
 use doorway_core::oauth::params::Params;
 use doorway_core::secrets::{hash_secret, random_token};
+use doorway_core::types::VerifiedRedirect;
 use doorway_store::Interaction;
 use minijinja::context;
 use serde::Deserialize;
@@ -76,7 +77,24 @@ async fn validate(
 
 fn redirect_error(state: &AppState, error: &RedirectError) -> Response {
     tracing::info!(error = %error.error.code, description = %error.error.description, "authorization request refused");
-    Redirect::to(&error.location(&state.config.issuer)).into_response()
+    respond(state, &error.redirect, &error.response_params(&state.config.issuer), error.mode)
+}
+
+/// Sends the authorization response to the verified redirect URI: a 303 with the parameters in
+/// the query, or an auto-submitting form (`response_mode=form_post`).
+fn respond(state: &AppState, redirect: &VerifiedRedirect, params: &[(&str, &str)], mode: ResponseMode) -> Response {
+    match mode {
+        ResponseMode::Query => Redirect::to(&redirect.with_params(params)).into_response(),
+        ResponseMode::FormPost => {
+            let html = state
+                .ui
+                .render("form_post.html", context! { action => redirect.as_str(), params => crate::ui::ser(params) });
+            match html {
+                Ok(html) => ([(axum::http::header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+                Err(err) => PageError::from(err).into_response(),
+            }
+        }
+    }
 }
 
 /// Decides login, consent or code, and acts on it.
@@ -90,8 +108,20 @@ async fn proceed(
     interaction: Option<&Interaction>,
 ) -> Result<Response, PageError> {
     let now = now();
+    // OIDC Core §3.1.2.1: id_token_hint names the user the app expects.
+    let hinted_sub = match &request.id_token_hint {
+        None => None,
+        Some(hint) => match state.keys.current().verify_own(hint, &state.config.issuer) {
+            Some(claims) => claims.get("sub").and_then(|s| s.as_str()).map(str::to_owned),
+            None => {
+                let error = doorway_core::OAuthError::invalid_request("id_token_hint is not an ID token issued here");
+                return Ok(redirect_error(state, &refusal(request, error)));
+            }
+        },
+    };
     let session = user.as_ref().map(|current| SessionState {
         auth_time: current.session.auth_time,
+        hint_names_other_user: hinted_sub.as_ref().is_some_and(|sub| *sub != current.user.sub),
         fresh_login: interaction
             .is_some_and(|i| i.login_at.is_some() && i.user_id.as_deref() == Some(&current.user.id)),
     });
@@ -108,10 +138,7 @@ async fn proceed(
             if let Some(i) = interaction {
                 state.store.delete_interaction(&i.id).await?;
             }
-            Ok(redirect_error(
-                state,
-                &RedirectError { redirect: request.redirect.clone(), state: request.state.clone(), error },
-            ))
+            Ok(redirect_error(state, &refusal(request, error)))
         }
         Next::Login => {
             let id = match interaction {
@@ -221,7 +248,17 @@ async fn issue_code(
         params.push(("state", s));
     }
     params.push(("iss", &state.config.issuer));
-    Ok(Redirect::to(&request.redirect.with_params(&params)).into_response())
+    Ok(respond(state, &request.redirect, &params, request.response_mode))
+}
+
+/// An error for a validated request, travelling the way the request asked.
+fn refusal(request: &AuthorizationRequest, error: doorway_core::OAuthError) -> RedirectError {
+    RedirectError {
+        redirect: request.redirect.clone(),
+        state: request.state.clone(),
+        error,
+        mode: request.response_mode,
+    }
 }
 
 #[derive(Deserialize)]
@@ -296,21 +333,12 @@ pub async fn consent(
     if !state.store.delete_interaction(&interaction.id).await? {
         return Err(PageError::bad_request("This request was already answered."));
     }
-    match allow {
-        true => {
-            state.store.grant_consent(&current.user.id, &client.client_id, &request.scopes, now()).await?;
-            issue_code(&state, &current, &request).await
-        }
-        false => Ok(redirect_error(
-            &state,
-            &RedirectError {
-                redirect: request.redirect.clone(),
-                state: request.state.clone(),
-                error: doorway_core::OAuthError::new(
-                    doorway_core::ErrorCode::AccessDenied,
-                    "the user denied the request",
-                ),
-            },
-        )),
+    if allow {
+        state.store.grant_consent(&current.user.id, &client.client_id, &request.scopes, now()).await?;
+        issue_code(&state, &current, &request).await
+    } else {
+        let denied =
+            doorway_core::OAuthError::new(doorway_core::ErrorCode::AccessDenied, "the user denied the request");
+        Ok(redirect_error(&state, &refusal(&request, denied)))
     }
 }

@@ -23,6 +23,7 @@ pub mod error;
 mod form;
 mod introspect;
 pub mod logout;
+mod password;
 mod revoke;
 mod session;
 pub mod token;
@@ -57,13 +58,15 @@ pub fn router(state: AppState) -> Router {
         .route(routes::AUTHORIZE_RESUME, get(authorize::resume))
         .route(routes::CONSENT, post(authorize::consent))
         .route(routes::END_SESSION, get(logout::end_session).post(logout::end_session))
-        .route(routes::DEVICE, get(device::page).post(device::page))
+        .route(routes::DEVICE, get(device::page).post(device::submit))
         .route(routes::LOGIN, get(account::login_page).post(account::login))
         .route(routes::SIGNUP, get(account::signup_page).post(account::signup))
         .route(routes::LOGOUT, get(account::logout_page).post(account::logout))
         .route(routes::ACCOUNT, get(account::account_page).post(account::update_account))
+        .route(routes::ACCOUNT_PASSWORD, post(password::change_password))
         .route("/avatars/{file}", get(avatar::avatar))
         .route(routes::STATIC_CSS, get(stylesheet))
+        .route(routes::STATIC_FORM_POST_JS, get(form_post_script))
         .route(routes::DEMO, get(demo::page))
         .route(routes::DEMO_START, get(demo::start))
         .route(routes::DEMO_CALLBACK, get(demo::callback))
@@ -89,6 +92,13 @@ async fn stylesheet() -> impl axum::response::IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
         include_str!("../../static/doorway.css"),
+    )
+}
+
+async fn form_post_script() -> impl axum::response::IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../../static/form_post.js"),
     )
 }
 

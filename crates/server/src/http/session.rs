@@ -90,10 +90,17 @@ pub async fn start_session(state: &AppState, jar: CookieJar, user_id: &str) -> R
     Ok(jar)
 }
 
+/// Signs the browser out: its session ends (with back-channel logout to the apps it signed in
+/// to) and the cookie is removed. Both /logout and the end_session_endpoint come here.
 pub async fn end_session(state: &AppState, jar: CookieJar) -> Result<CookieJar, PageError> {
     let names = names(state);
     if let Some(old) = jar.get(names.session) {
-        state.store.delete_session(&hash_secret(old.value())).await?;
+        let id_hash = hash_secret(old.value());
+        match state.store.find_session(&id_hash, now()).await? {
+            Some(session) => crate::http::logout::end_session_everywhere(state, &session).await?,
+            // Expired, or its user disabled: nothing to tell the apps, just forget it.
+            None => state.store.delete_session(&id_hash).await?,
+        }
     }
     let mut removal = build_cookie(state, names.session, String::new(), Some(0));
     removal.make_removal();

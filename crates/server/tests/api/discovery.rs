@@ -43,10 +43,17 @@ async fn metadata_states_only_what_doorway_supports() {
     assert_eq!(metadata["subject_types_supported"], json!(["public"]));
     assert_eq!(
         metadata["grant_types_supported"],
-        json!(["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code"])
+        json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ])
     );
     assert_eq!(metadata["response_modes_supported"], json!(["query", "form_post"]));
-    for endpoint in ["revocation_endpoint", "introspection_endpoint", "device_authorization_endpoint", "end_session_endpoint"] {
+    for endpoint in
+        ["revocation_endpoint", "introspection_endpoint", "device_authorization_endpoint", "end_session_endpoint"]
+    {
         assert!(metadata[endpoint].as_str().unwrap().starts_with(&app.issuer), "{endpoint}");
     }
     assert_eq!(metadata["backchannel_logout_supported"], true);

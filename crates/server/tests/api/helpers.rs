@@ -21,6 +21,8 @@ pub struct TestApp {
     /// configured another issuer.
     pub address: String,
     pub store: Store,
+    /// The running server's state, to drive background work (key maintenance) at a chosen time.
+    pub state: doorway_server::state::AppState,
     pub _dir: tempfile::TempDir,
 }
 
@@ -49,8 +51,57 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let issuer = config.issuer.clone();
     let app = Application::build_on(config, listener).await.unwrap();
     let store = app.state().store.clone();
+    let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { issuer, address: format!("http://127.0.0.1:{port}"), store, _dir: dir }
+    TestApp { issuer, address: format!("http://127.0.0.1:{port}"), store, state, _dir: dir }
+}
+
+/// A Doorway a test can stop, serving a data directory the test keeps: stopping it and starting
+/// another on the same directory is a restart (same database, same keys).
+pub struct StoppableApp {
+    /// Its `_dir` is an unused placeholder: the data directory belongs to the caller.
+    pub app: TestApp,
+    stop: tokio::sync::oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<()>,
+}
+
+pub async fn spawn_app_on(data_dir: &std::path::Path, adjust: impl FnOnce(&mut Config)) -> StoppableApp {
+    doorway_server::install_crypto();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let global = GlobalArgs { data_dir: Some(data_dir.to_owned()), database: None, config: None };
+    let serve = ServeArgs { issuer: Some(format!("http://127.0.0.1:{port}")), ..ServeArgs::default() };
+    let mut config = Config::resolve(&global, &serve).unwrap();
+    config.listen = listener.local_addr().unwrap();
+    adjust(&mut config);
+    let issuer = config.issuer.clone();
+    let app = Application::build_on(config, listener).await.unwrap();
+    let store = app.state().store.clone();
+    let state = app.state().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(async move {
+        app.run_until(async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    let app = TestApp {
+        issuer,
+        address: format!("http://127.0.0.1:{port}"),
+        store,
+        state,
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    StoppableApp { app, stop, served }
+}
+
+impl StoppableApp {
+    /// Stops serving (in-flight requests finish, background work ends) and waits until it has.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.served.await.unwrap();
+    }
 }
 
 impl TestApp {

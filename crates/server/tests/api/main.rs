@@ -6,9 +6,16 @@
 mod helpers;
 
 mod authorize;
+mod cli;
 mod consent;
+mod device;
 mod discovery;
+mod keys;
+mod lifecycle;
+mod logout;
 mod pages;
 mod relying_party;
+mod request_options;
+mod rp_lifecycle;
 mod token;
 mod userinfo;

@@ -19,7 +19,9 @@ use crate::helpers::*;
 
 /// The `openidconnect::AsyncHttpClient` the library needs, over reqwest (rustls on aws-lc-rs,
 /// no redirects followed: a relying party must not be steered by its provider's redirects).
-async fn http_client(request: openidconnect::HttpRequest) -> Result<openidconnect::HttpResponse, reqwest::Error> {
+pub(crate) async fn http_client(
+    request: openidconnect::HttpRequest,
+) -> Result<openidconnect::HttpResponse, reqwest::Error> {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let (parts, body) = request.into_parts();
     let response = client.request(parts.method, parts.uri.to_string()).headers(parts.headers).body(body).send().await?;

@@ -279,15 +279,32 @@ fn implicit_and_hybrid_response_types_are_unsupported() {
 }
 
 #[test]
-fn response_mode_other_than_query_is_rejected() {
-    assert_eq!(accepted(&[("response_mode", "query")]).client_id, CLIENT_ID);
-    for mode in ["fragment", "form_post", "web_message"] {
+fn response_mode_other_than_query_or_form_post_is_rejected() {
+    assert_eq!(accepted(&[("response_mode", "query")]).response_mode, ResponseMode::Query);
+    assert_eq!(accepted(&[("response_mode", "form_post")]).response_mode, ResponseMode::FormPost);
+    for mode in ["fragment", "web_message"] {
         assert_eq!(
             refused(&[("response_mode", mode)]),
-            invalid_request("only response_mode=query is supported"),
+            invalid_request(&format!("response_mode '{mode}' is not supported (use query or form_post)")),
             "{mode}"
         );
     }
+}
+
+#[test]
+fn errors_after_a_form_post_request_travel_by_form_post() {
+    let params = params(&[
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", REDIRECT),
+        ("response_mode", "form_post"),
+        ("response_type", "token"),
+        ("scope", "openid"),
+    ]);
+    let client = confidential_client();
+    let redirect = verify_redirect(&params, &client).unwrap();
+    let error = validate(&params, &client, redirect, &known_scopes()).unwrap_err();
+    assert_eq!(error.mode, ResponseMode::FormPost);
+    assert_eq!(error.error.code, ErrorCode::UnsupportedResponseType);
 }
 
 #[test]
@@ -568,11 +585,11 @@ fn redirect_error_keeps_the_registered_query_and_encodes_state() {
 const NOW: i64 = 1_700_000_000;
 
 fn signed_in(seconds_ago: i64) -> Option<SessionState> {
-    Some(SessionState { auth_time: NOW - seconds_ago, fresh_login: false })
+    Some(SessionState { auth_time: NOW - seconds_ago, fresh_login: false, hint_names_other_user: false })
 }
 
 fn just_signed_in(seconds_ago: i64) -> Option<SessionState> {
-    Some(SessionState { auth_time: NOW - seconds_ago, fresh_login: true })
+    Some(SessionState { auth_time: NOW - seconds_ago, fresh_login: true, hint_names_other_user: false })
 }
 
 fn login_required() -> Next {
@@ -631,7 +648,10 @@ fn max_age_zero_requires_a_sign_in_in_this_request() {
 #[test]
 fn max_age_exceeded_with_prompt_none_is_login_required() {
     let request = accepted(&[("max_age", "300"), ("prompt", "none")]);
-    assert_eq!(decide(&request, signed_in(301), true, NOW), login_required());
+    assert_eq!(
+        decide(&request, signed_in(301), true, NOW),
+        Next::Fail(OAuthError::new(ErrorCode::LoginRequired, "the user must sign in again"))
+    );
     assert_eq!(decide(&request, signed_in(299), true, NOW), Next::Issue);
 }
 
@@ -655,4 +675,15 @@ fn prompt_consent_forces_consent() {
     let request = accepted(&[("prompt", "login consent")]);
     assert_eq!(decide(&request, signed_in(60), true, NOW), Next::Login);
     assert_eq!(decide(&request, just_signed_in(0), true, NOW), Next::Consent);
+}
+
+#[test]
+fn id_token_hint_for_another_user_requires_login_or_fails_with_prompt_none() {
+    let hinted = Some(SessionState { auth_time: NOW - 10, fresh_login: false, hint_names_other_user: true });
+    let request = accepted(&[]);
+    assert_eq!(decide(&request, hinted, true, NOW), Next::Login);
+    let silent = accepted(&[("prompt", "none")]);
+    assert!(matches!(decide(&silent, hinted, true, NOW), Next::Fail(e) if e.code == ErrorCode::LoginRequired));
+    let fresh = Some(SessionState { auth_time: NOW, fresh_login: true, hint_names_other_user: true });
+    assert_eq!(decide(&request, fresh, true, NOW), Next::Issue, "the person chose to sign in as someone else");
 }

@@ -1,0 +1,316 @@
+//! `doorway apps`: registering and changing OAuth apps from the command line. Every setting is
+//! parsed into its domain type here, at the edge, with the same rules as the server applies;
+//! a secret is printed once and only its hash is stored.
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use doorway_core::jose::SigningAlg;
+use doorway_core::model::{Client, ClientKind};
+use doorway_core::oauth::grant::{GrantType, GrantTypes};
+use doorway_core::secrets::{hash_secret, random_token};
+use doorway_core::types::{RedirectPolicy, RedirectUri, ScopeSet};
+use doorway_store::{NewClient, Store};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::state::{ScopeRegistry, now};
+
+#[derive(Debug, Subcommand)]
+pub enum AppsCommand {
+    /// Register an app. Prints its client_id and, for confidential apps, its client_secret
+    /// (shown once; only a hash is stored).
+    Create(CreateArgs),
+    /// Change an app's settings. Only the options given change; a repeatable option given
+    /// replaces the whole list; an empty value ("") clears an optional setting.
+    Update(UpdateArgs),
+    /// Give a confidential app a new client_secret, printed once. The old one stops working
+    /// at once.
+    RotateSecret {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List apps.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an app and everything issued to it.
+    Delete { client_id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    name: String,
+    #[arg(long = "redirect-uri", value_name = "URI", required = true)]
+    redirect_uris: Vec<String>,
+    #[arg(long, default_value = "openid profile email")]
+    scopes: String,
+    /// A public app (browser or native): no secret, PKCE required.
+    #[arg(long)]
+    public: bool,
+    #[arg(long)]
+    homepage: Option<String>,
+    #[arg(long)]
+    logo_uri: Option<String>,
+    /// exact (default) or origin (any URL under a registered origin).
+    #[arg(long, default_value = "exact")]
+    redirect_policy: String,
+    /// Require PKCE from this confidential app too.
+    #[arg(long)]
+    require_pkce: bool,
+    /// ID token signing algorithm: RS256 (default), PS256, ES256 or EdDSA.
+    #[arg(long, default_value = "RS256")]
+    id_token_alg: String,
+    /// Space- or comma-separated: authorization_code refresh_token client_credentials
+    /// device_code. Default: "authorization_code refresh_token". client_credentials needs a
+    /// confidential app.
+    #[arg(long)]
+    grant_types: Option<String>,
+    /// Where RP-initiated logout may send the user back (exact match). Repeatable.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Where logout tokens are POSTed (OIDC Back-Channel Logout): https, or http on loopback.
+    #[arg(long, value_name = "URI")]
+    backchannel_logout_uri: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    client_id: String,
+    #[arg(long)]
+    name: Option<String>,
+    /// Replaces the registered redirect URIs. Repeatable.
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    #[arg(long)]
+    scopes: Option<String>,
+    #[arg(long)]
+    homepage: Option<String>,
+    #[arg(long)]
+    logo_uri: Option<String>,
+    /// exact or origin.
+    #[arg(long)]
+    redirect_policy: Option<String>,
+    #[arg(long, value_name = "true|false")]
+    require_pkce: Option<bool>,
+    /// RS256, PS256, ES256 or EdDSA.
+    #[arg(long)]
+    id_token_alg: Option<String>,
+    #[arg(long)]
+    grant_types: Option<String>,
+    /// Replaces the post-logout redirect URIs. Repeatable; one empty value clears the list.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    #[arg(long, value_name = "URI")]
+    backchannel_logout_uri: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(config: &Config, store: &Store, cmd: AppsCommand) -> anyhow::Result<()> {
+    match cmd {
+        AppsCommand::Create(args) => create(config, store, args).await,
+        AppsCommand::Update(args) => update(config, store, args).await,
+        AppsCommand::RotateSecret { client_id, json } => {
+            let client = find(store, &client_id).await?;
+            if client.kind != ClientKind::Confidential {
+                bail!("app {client_id} is public: it has no secret");
+            }
+            let secret = random_token("dws_");
+            store.set_client_secret(&client.client_id, &hash_secret(&secret)).await?;
+            tracing::info!(client_id = %client.client_id, "client secret rotated");
+            if json {
+                let out = json!({ "client_id": client.client_id, "client_secret": secret });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                println!("client_secret: {secret}  (shown once: store it now; the old secret no longer works)");
+            }
+            Ok(())
+        }
+        AppsCommand::List { json } => {
+            let clients = store.list_clients().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&clients)?);
+            } else {
+                for c in clients {
+                    let uris: Vec<&str> = c.redirect_uris.iter().map(RedirectUri::as_str).collect();
+                    println!("{}\t{}\t{:?}\t{}\t{}", c.client_id, c.name, c.kind, c.grant_types, uris.join(" "));
+                }
+            }
+            Ok(())
+        }
+        AppsCommand::Delete { client_id } => {
+            if store.delete_client(&client_id).await? {
+                println!("deleted app {client_id}");
+                Ok(())
+            } else {
+                bail!("no app with client_id {client_id}")
+            }
+        }
+    }
+}
+
+async fn create(config: &Config, store: &Store, args: CreateArgs) -> anyhow::Result<()> {
+    let kind = if args.public { ClientKind::Public } else { ClientKind::Confidential };
+    let grant_types = match &args.grant_types {
+        Some(raw) => parse_grant_types(raw, kind)?,
+        None => GrantTypes::default(),
+    };
+    let backchannel_logout_uri = match &args.backchannel_logout_uri {
+        Some(raw) => Some(parse_backchannel_uri(raw)?),
+        None => None,
+    };
+    let secret = (kind == ClientKind::Confidential).then(|| random_token("dws_"));
+    let new = NewClient {
+        client_id: uuid::Uuid::new_v4().to_string(),
+        secret_hash: secret.as_deref().map(hash_secret),
+        kind,
+        name: parse_name(&args.name)?,
+        homepage_url: args.homepage.as_deref().map(|v| parse_web_url("--homepage", v)).transpose()?,
+        logo_uri: args.logo_uri.as_deref().map(|v| parse_web_url("--logo-uri", v)).transpose()?,
+        redirect_uris: parse_uris("--redirect-uri", &args.redirect_uris)?,
+        redirect_policy: parse_policy(&args.redirect_policy)?,
+        scopes: parse_scopes(config, &args.scopes)?,
+        require_pkce: args.require_pkce,
+        id_token_alg: parse_alg(&args.id_token_alg)?,
+        owner_id: None,
+        grant_types,
+        post_logout_redirect_uris: parse_uris("--post-logout-redirect-uri", &args.post_logout_redirect_uris)?,
+        backchannel_logout_uri,
+    };
+    let client = store.create_client(new, now()).await?;
+    if args.json {
+        let mut out = serde_json::to_value(&client)?;
+        out["client_secret"] = json!(secret);
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("client_id: {}", client.client_id);
+        if let Some(secret) = secret {
+            println!("client_secret: {secret}  (shown once: store it now)");
+        }
+    }
+    Ok(())
+}
+
+async fn update(config: &Config, store: &Store, args: UpdateArgs) -> anyhow::Result<()> {
+    let client = find(store, &args.client_id).await?;
+    let mut new = NewClient::from(&client);
+    if let Some(name) = &args.name {
+        new.name = parse_name(name)?;
+    }
+    if !args.redirect_uris.is_empty() {
+        new.redirect_uris = parse_uris("--redirect-uri", &args.redirect_uris)?;
+    }
+    if let Some(scopes) = &args.scopes {
+        new.scopes = parse_scopes(config, scopes)?;
+    }
+    if let Some(homepage) = &args.homepage {
+        new.homepage_url = optional(homepage).map(|v| parse_web_url("--homepage", v)).transpose()?;
+    }
+    if let Some(logo) = &args.logo_uri {
+        new.logo_uri = optional(logo).map(|v| parse_web_url("--logo-uri", v)).transpose()?;
+    }
+    if let Some(policy) = &args.redirect_policy {
+        new.redirect_policy = parse_policy(policy)?;
+    }
+    if let Some(require) = args.require_pkce {
+        new.require_pkce = require;
+    }
+    if let Some(alg) = &args.id_token_alg {
+        new.id_token_alg = parse_alg(alg)?;
+    }
+    if let Some(grants) = &args.grant_types {
+        new.grant_types = parse_grant_types(grants, client.kind)?;
+    }
+    if !args.post_logout_redirect_uris.is_empty() {
+        let given: Vec<String> = args.post_logout_redirect_uris.iter().filter(|u| !u.is_empty()).cloned().collect();
+        new.post_logout_redirect_uris = parse_uris("--post-logout-redirect-uri", &given)?;
+    }
+    if let Some(uri) = &args.backchannel_logout_uri {
+        new.backchannel_logout_uri = optional(uri).map(parse_backchannel_uri).transpose()?;
+    }
+    if !store.update_client(&new).await? {
+        bail!("no app with client_id {}", client.client_id);
+    }
+    let updated = find(store, &client.client_id).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&updated)?);
+    } else {
+        println!("updated app {} ({})", updated.client_id, updated.name);
+    }
+    Ok(())
+}
+
+async fn find(store: &Store, client_id: &str) -> anyhow::Result<Client> {
+    match store.find_client(client_id).await? {
+        Some(client) => Ok(client),
+        None => bail!("no app with client_id {client_id}"),
+    }
+}
+
+/// An empty value clears an optional setting.
+fn optional(raw: &str) -> Option<&str> {
+    Some(raw.trim()).filter(|v| !v.is_empty())
+}
+
+fn parse_name(raw: &str) -> anyhow::Result<String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        bail!("--name must be 1 to 100 characters");
+    }
+    Ok(name.to_owned())
+}
+
+fn parse_uris(flag: &str, raw: &[String]) -> anyhow::Result<Vec<RedirectUri>> {
+    raw.iter().map(|u| RedirectUri::parse(u).with_context(|| format!("{flag} {u}"))).collect()
+}
+
+fn parse_policy(raw: &str) -> anyhow::Result<RedirectPolicy> {
+    RedirectPolicy::parse(raw).with_context(|| format!("--redirect-policy must be exact or origin, not '{raw}'"))
+}
+
+fn parse_scopes(config: &Config, raw: &str) -> anyhow::Result<ScopeSet> {
+    let scopes = ScopeSet::parse(raw).map_err(anyhow::Error::msg).context("--scopes")?;
+    let registry = ScopeRegistry::new(&config.extra_scopes);
+    if let Some(unknown) = scopes.missing_from(registry.known()).next() {
+        bail!("--scopes: unknown scope '{unknown}' (known: {})", registry.names().join(", "));
+    }
+    Ok(scopes)
+}
+
+fn parse_alg(raw: &str) -> anyhow::Result<String> {
+    Ok(SigningAlg::parse(raw).context("--id-token-alg must be RS256, PS256, ES256 or EdDSA")?.as_str().to_owned())
+}
+
+fn parse_web_url(flag: &str, raw: &str) -> anyhow::Result<String> {
+    let ok = url::Url::parse(raw).is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http");
+    if !ok {
+        bail!("{flag} must be an http(s) URL");
+    }
+    Ok(raw.to_owned())
+}
+
+/// OIDC Back-Channel Logout §2.2: an absolute URL without a fragment; Doorway also requires
+/// https except on loopback (logout tokens must not cross the network in the clear), the same
+/// rule as for redirect URIs.
+fn parse_backchannel_uri(raw: &str) -> anyhow::Result<String> {
+    let uri = RedirectUri::parse(raw)
+        .with_context(|| format!("--backchannel-logout-uri {raw} (https, or http on loopback; no fragment)"))?;
+    Ok(uri.as_str().to_owned())
+}
+
+/// RFC 6749 §4.4: client_credentials is for apps that can keep a secret.
+fn parse_grant_types(raw: &str, kind: ClientKind) -> anyhow::Result<GrantTypes> {
+    let grants = GrantTypes::parse(raw).map_err(anyhow::Error::msg).context("--grant-types")?;
+    if grants.iter().next().is_none() {
+        bail!("--grant-types: give at least one grant type");
+    }
+    if kind == ClientKind::Public && grants.allows(GrantType::ClientCredentials) {
+        bail!("--grant-types: client_credentials needs a confidential app (a public app has no secret)");
+    }
+    Ok(grants)
+}

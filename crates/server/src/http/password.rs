@@ -1,0 +1,72 @@
+//! Changing one's password. A new password ends every other session and revokes every token
+//! issued to apps: whoever knew the old password keeps nothing.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use doorway_core::types::Password;
+use minijinja::context;
+use serde::Deserialize;
+
+use crate::http::avatar::default_picture;
+use crate::http::error::PageError;
+use crate::http::form::PageForm;
+use crate::http::session::{MaybeUser, check_csrf, csrf_token, start_session};
+use crate::state::{AppState, now};
+use crate::ui::ser;
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf_token: Option<String>,
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    MaybeUser(user): MaybeUser,
+    PageForm(form): PageForm<PasswordForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &jar, form.csrf_token.as_deref())?;
+    let Some(current) = user else { return Ok(Redirect::to(doorway_core::routes::LOGIN).into_response()) };
+    let stored = state.store.find_user_with_password(&current.user.username).await?;
+    let stored_hash = stored.as_ref().map(|(_, hash)| hash.as_str());
+    let mut errors = Vec::new();
+    if !state.passwords.verify(&form.current_password, stored_hash).await? {
+        tracing::warn!(target: "security", event = "password_change_failed", user_id = %current.user.id,
+            "a password change gave a wrong current password");
+        errors.push("The current password is not correct.".to_owned());
+    }
+    let new = Password::parse(form.new_password);
+    if let Err(problem) = &new {
+        errors.push(format!("The new password: {problem}."));
+    }
+    let new = match new {
+        Ok(new) if errors.is_empty() => new,
+        _ => {
+            let (jar, csrf) = csrf_token(&state, jar);
+            let user = &current.user;
+            let picture =
+                user.avatar_url.clone().filter(|u| !u.is_empty()).unwrap_or_else(|| default_picture(&state, &user.sub));
+            let html = state.ui.render(
+                "account.html",
+                context! { current_user => ser(user), picture, password_errors => errors, csrf_token => csrf },
+            )?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, jar, Html(html)).into_response());
+        }
+    };
+    let hash = state.passwords.hash(new.expose()).await?;
+    let now = now();
+    state.store.set_password(&current.user.id, &hash, now).await?;
+    let revoked = state.store.revoke_user_tokens(&current.user.id, None, now).await?;
+    let sessions = state.store.delete_user_sessions(&current.user.id).await?;
+    tracing::info!(target: "security", event = "password_changed", user_id = %current.user.id, revoked, sessions,
+        "password changed: tokens revoked, sessions ended");
+    // This browser stays signed in, on a new session.
+    let jar = start_session(&state, jar, &current.user.id).await?;
+    Ok((jar, Redirect::to("/account?password=changed")).into_response())
+}
