@@ -84,11 +84,16 @@ impl Store {
     }
 
     /// Ends every session of a user (password change, disable).
-    pub async fn delete_user_sessions(&self, user_id: &str) -> Result<u64> {
-        Ok(execute!(self, |pool| sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user_id)
-            .execute(pool)
-            .await)?)
+    /// Ends every session of a user (password change, disable) and returns their public ids,
+    /// so that the apps they signed in to can be told (back-channel logout).
+    pub async fn delete_user_sessions(&self, user_id: &str) -> Result<Vec<String>> {
+        let sids: Vec<Option<String>> = on_pool!(self, |pool| {
+            sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 RETURNING sid")
+                .bind(user_id)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(sids.into_iter().flatten().collect())
     }
 
     /// Records that a session signed in to an app (for back-channel logout).

@@ -166,7 +166,9 @@ type Ended = (u64, u64);
 /// Revokes every refresh and access token of the user, for every app, and ends their sessions.
 async fn end_access(store: &Store, user: &User, now: i64) -> anyhow::Result<Ended> {
     let tokens = store.revoke_user_tokens(&user.id, None, now).await?;
-    let sessions = store.delete_user_sessions(&user.id).await?;
+    // The sessions' apps are not sent back-channel logout from here: that needs the running
+    // server's issuer and keys (see docs/operators.md).
+    let sessions = store.delete_user_sessions(&user.id).await?.len() as u64;
     tracing::info!(user = %user.username, tokens, sessions, "ended every token and session of the user");
     Ok((tokens, sessions))
 }

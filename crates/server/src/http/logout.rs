@@ -290,6 +290,16 @@ pub async fn end_session_everywhere(state: &AppState, session: &Session) -> Resu
     Ok(())
 }
 
+/// Tells the apps of every ended session of a user (password change, disable) that it ended.
+/// Best effort: failures are logged, the sessions are gone either way.
+pub async fn notify_ended_sessions(store: &Store, keys: &KeySet, issuer: &str, sub: &str, sids: &[String], now: i64) {
+    for sid in sids {
+        if let Err(err) = queue_logout_tokens(store, keys, issuer, sid, Some(sub), now).await {
+            tracing::error!(error = %err, "queueing back-channel logout failed; the apps of a session are not notified");
+        }
+    }
+}
+
 /// Back-Channel Logout 1.0 §2.4–§2.5: one logout token per app the session `sid` signed in to
 /// that has a back-channel URI, signed with the app's ID token algorithm and typed
 /// `logout+jwt`, written to the outbox. Returns how many were queued.

@@ -63,9 +63,19 @@ pub async fn change_password(
     let now = now();
     state.store.set_password(&current.user.id, &hash, now).await?;
     let revoked = state.store.revoke_user_tokens(&current.user.id, None, now).await?;
-    let sessions = state.store.delete_user_sessions(&current.user.id).await?;
-    tracing::info!(target: "security", event = "password_changed", user_id = %current.user.id, revoked, sessions,
-        "password changed: tokens revoked, sessions ended");
+    let sids = state.store.delete_user_sessions(&current.user.id).await?;
+    let keys = state.keys.current();
+    crate::http::logout::notify_ended_sessions(
+        &state.store,
+        &keys,
+        &state.config.issuer,
+        &current.user.sub,
+        &sids,
+        now,
+    )
+    .await;
+    tracing::info!(target: "security", event = "password_changed", user_id = %current.user.id, revoked,
+        sessions = sids.len(), "password changed: tokens revoked, sessions ended, apps notified");
     // This browser stays signed in, on a new session.
     let jar = start_session(&state, jar, &current.user.id).await?;
     Ok((jar, Redirect::to("/account?password=changed")).into_response())

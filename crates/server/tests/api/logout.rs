@@ -590,3 +590,36 @@ fn pem(label: &str, der: &[u8]) -> String {
     let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
     format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
 }
+
+#[tokio::test]
+async fn a_password_change_tells_the_apps_of_every_ended_session() {
+    let app = spawn_app().await;
+    let alice = app.create_user("alice").await;
+    let receiver = Receiver::start().await;
+    let client = app_with_logout(&app, Some(receiver.url.clone())).await;
+    let elsewhere = Browser::new();
+    let id_token = sign_in(&app, &elsewhere, &client, "alice").await;
+    let sid = verify_id_token(&app, &client, &id_token).await["sid"].as_str().unwrap().to_owned();
+
+    let browser = Browser::new();
+    browser.login(&app, "alice").await;
+    let page = browser.get(&app.url("/account")).await.text().await.unwrap();
+    let csrf = input_value(&page, "csrf_token").unwrap();
+    let changed = browser
+        .http
+        .post(app.url("/account/password"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("current_password", PASSWORD),
+            ("new_password", "another long password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 303);
+    wait_for(&app, &client, Duration::from_secs(10), delivered).await;
+    let received = receiver.received();
+    let claims = verify_logout_token(&app, &client, &received[0].1).await;
+    assert_eq!(claims["sub"], alice.sub);
+    assert_eq!(claims["sid"], sid);
+}
