@@ -1,5 +1,6 @@
-//! Work that runs beside the requests, on every node: the signing-key lifecycle and the
-//! back-channel logout outbox. Each job is safe to run on many nodes at once.
+//! Work that runs beside the requests, on every node: the signing-key lifecycle, the
+//! back-channel logout outbox, and purging what has expired. Each job is safe to run on many
+//! nodes at once.
 
 use std::time::Duration;
 
@@ -12,6 +13,8 @@ use crate::state::{AppState, now};
 const KEY_INTERVAL: Duration = Duration::from_secs(30);
 /// How often the logout outbox is polled.
 const OUTBOX_INTERVAL: Duration = Duration::from_secs(1);
+/// How often expired codes, tokens, sessions and device codes are deleted.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 
 pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
     let keys = {
@@ -28,6 +31,23 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             }
         })
     };
+    let purge = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PURGE_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                // A replayed code must still be found while what it yielded lives.
+                let code_grace = state.config.access_token_ttl;
+                match state.store.purge_expired(now(), code_grace).await {
+                    Ok(purged) if purged.total() > 0 => tracing::info!(?purged, "expired rows purged"),
+                    Ok(_) => {}
+                    Err(err) => tracing::error!(error = %err, "purging expired rows failed"),
+                }
+            }
+        })
+    };
     let outbox = tokio::spawn(async move {
         let mut tick = tokio::time::interval(OUTBOX_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -36,5 +56,5 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             crate::http::logout::deliver_due(&state).await;
         }
     });
-    vec![keys, outbox]
+    vec![keys, purge, outbox]
 }

@@ -12,5 +12,5 @@ pub mod ui;
 
 /// Installs the process-wide crypto providers (one backend in the whole graph: aws-lc-rs).
 pub fn install_crypto() {
-    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    doorway_core::jose::install_provider();
 }

@@ -15,6 +15,7 @@ mod device;
 mod grants;
 mod keys;
 mod logout;
+mod purge;
 mod sessions;
 mod users;
 
@@ -22,6 +23,7 @@ pub use clients::NewClient;
 pub use grants::{Issue, NewAccessToken, NewRefreshToken, RedeemOutcome, RefreshOutcome};
 pub use keys::StoredKey;
 pub use logout::LogoutDelivery;
+pub use purge::Purged;
 pub use sessions::Interaction;
 pub use users::{NewUser, ProfileUpdate};
 

@@ -561,3 +561,31 @@ async fn wrong_device_codes_are_counted_per_person_within_a_window() {
         backend.finish().await;
     }
 }
+
+#[tokio::test]
+async fn purge_removes_only_what_has_expired_and_keeps_what_detection_needs() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let user_id = granted(store).await; // code h1 (expires 160), access a0 (10_000), refresh r0
+        let session = Session {
+            id_hash: "s1".into(),
+            sid: "sid1".into(),
+            user_id: user_id.clone(),
+            auth_time: 1,
+            created_at: 1,
+            expires_at: 500,
+        };
+        store.create_session(&session).await.unwrap();
+
+        // At 400, with an hour of grace for codes: nothing has expired yet.
+        let none = store.purge_expired(400, 3600).await.unwrap();
+        assert_eq!(none.total(), 0, "{} {none:?}", store.dialect());
+
+        // Far in the future everything is gone.
+        let all = store.purge_expired(30_000, 3600).await.unwrap();
+        assert_eq!((all.codes, all.access_tokens, all.refresh_tokens, all.sessions), (1, 1, 1, 1), "{all:?}");
+        assert!(store.find_access_token("a0").await.unwrap().is_none());
+        assert!(store.find_refresh_token("r0").await.unwrap().is_none());
+        backend.finish().await;
+    }
+}

@@ -3,7 +3,9 @@
 //! hand.
 
 mod keys;
+mod provider;
 mod seal;
 
 pub use keys::{KeyError, SigningAlg, SigningKey};
+pub use provider::install as install_provider;
 pub use seal::{MasterKey, SealError};
