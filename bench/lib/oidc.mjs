@@ -4,7 +4,7 @@
 //
 //   node oidc.mjs session            sign in (login + consent), redeem one code; prints JSON:
 //                                     {cookie, access_token, refresh_token, id_token, userinfo}
-//   node oidc.mjs flows N C          the remembered-consent sign-in flow, N flows, C workers:
+//   node oidc.mjs flows SECONDS C    the remembered-consent sign-in flow for SECONDS, C workers:
 //                                     authorize (signed-in session, consent remembered) -> code
 //                                     -> token (PKCE) -> userinfo; each worker signs in once first,
 //                                     untimed. Prints one JSON line of figures.
@@ -170,15 +170,15 @@ if (cmd === 'session') {
   console.log(JSON.stringify({ cookie: jar.header(), access_token: t.access_token, refresh_token: t.refresh_token || null,
     id_token: t.id_token, userinfo: u, pages_first: first.pages }));
 } else if (cmd === 'flows') {
-  const N = Number(process.argv[3] || 200); const C = Number(process.argv[4] || 1);
+  const SECONDS = Number(process.argv[3] || 10); const C = Number(process.argv[4] || 1);
   const jars = [];
   for (let w = 0; w < C; w++) { const jar = new Jar(); const a = await authorizeInteractive(jar); await redeem(a.code, a.verifier); jars.push(jar); }
   for (const jar of jars) await flow(jar); // warm-up
-  const lat = []; let next = 0; let errors = 0; let firstError = null;
-  const t0 = performance.now();
+  const lat = []; let errors = 0; let firstError = null;
+  const t0 = performance.now(); const end = t0 + SECONDS * 1000;
   await Promise.all(jars.map(async (jar) => {
-    while (next < N) {
-      next++; const s = performance.now();
+    while (performance.now() < end) {
+      const s = performance.now();
       try { await flow(jar); lat.push(performance.now() - s); } catch (e) { errors++; firstError ||= e.message; }
     }
   }));
@@ -188,6 +188,6 @@ if (cmd === 'session') {
   console.log(JSON.stringify({ flows: lat.length, errors, first_error: firstError, concurrency: C, seconds: +el.toFixed(3),
     flows_per_s: +(lat.length / el).toFixed(1), http_requests_per_flow: 3, lat_p50_ms: pct(50), lat_p90_ms: pct(90), lat_p99_ms: pct(99) }));
 } else {
-  console.error('usage: oidc.mjs session | flows N C'); process.exit(2);
+  console.error('usage: oidc.mjs session | flows SECONDS C'); process.exit(2);
 }
 agent.destroy();

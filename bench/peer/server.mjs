@@ -1,8 +1,9 @@
 // The peer: panva/oidc-provider v9 (OpenID Certified), configured like Doorway's benchmark
-// set-up. Default in-memory storage (Doorway persists to SQLite). Loopback only.
+// set-up. In-memory storage (memory-adapter.mjs; Doorway persists to SQLite). Loopback only.
 // Env: PORT (13000), BENCH_SECRET (the clients' secret).
 import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
+import MapAdapter from './memory-adapter.mjs';
 
 const PORT = Number(process.env.PORT || 13000);
 const ISSUER = `http://127.0.0.1:${PORT}`;
@@ -23,6 +24,7 @@ const client = (client_id, alg) => ({
 });
 
 const configuration = {
+  adapter: MapAdapter,
   clients: [client('bench-client', 'RS256'), client('bench-es256', 'ES256'), client('bench-eddsa', 'EdDSA')],
   jwks,
   cookies: { keys: ['bench-cookie-key-1-abcdefghijklmnopqrstuvwxyz'] },

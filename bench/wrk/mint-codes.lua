@@ -13,7 +13,9 @@ function response(status, headers, body)
     local code = loc:match("[?&]code=([^&]+)")
     if code and #recorded < want then recorded[#recorded + 1] = code end
   end
-  if #recorded >= want and not stopped then stopped = true; wrk.thread:stop() end
+  if #recorded >= want and not stopped then
+    stopped = true; wrk.thread:stop(); io.popen("kill -INT $PPID"):close()  -- wrk's main thread sleeps out -d otherwise
+  end
 end
 setup = r.setup
 done = r.done

@@ -1,6 +1,6 @@
 -- POST a form whose body uses each line of a pool file once: single-use credentials (codes,
 -- refresh tokens) minted before the timed part. When the pool runs out the run stops early
--- (reported as "exhausted"; the rate stays right, it is measured over the shorter time).
+-- (reported as "exhausted"; the rate stays right: wrk measures the shorter time).
 -- env: WRK_POOL (file, one value a line), WRK_SKIP (lines already used by earlier runs),
 --      WRK_BODY (the body, "{}" stands for the value), WRK_BASIC,
 --      WRK_RECORD_FIELD (a JSON string field of 200 responses to record into WRK_RECORD).
@@ -27,7 +27,11 @@ end
 
 function request()
   if popped >= #pool then
-    if not exhausted then exhausted = true; wrk.thread:stop() end
+    if not exhausted then
+      -- stop this thread, and interrupt wrk's main thread, which would otherwise sleep out -d
+      -- (io.popen, not os.execute: system() ignores SIGINT in the caller while it waits)
+      exhausted = true; wrk.thread:stop(); io.popen("kill -INT $PPID"):close()
+    end
     return wrk.format("GET", "/.well-known/openid-configuration")
   end
   popped = popped + 1

@@ -344,14 +344,18 @@ impl Store {
             };
             if !fresh {
                 // The successor of a rotation in grace must still be live.
+                // Not revoked, and not rotated in turn: a stale token cannot walk forward through
+                // successive grace windows to the live end of the lineage.
                 let successor_live = match &issue.refresh {
                     Some(successor) => {
-                        let revoked: Option<Option<i64>> =
-                            sqlx::query_scalar("SELECT revoked_at FROM refresh_tokens WHERE token_hash = $1")
-                                .bind(&successor.token_hash)
-                                .fetch_optional(&mut *tx)
-                                .await?;
-                        matches!(revoked, Some(None))
+                        let live: Option<String> = sqlx::query_scalar(
+                            "SELECT token_hash FROM refresh_tokens WHERE token_hash = $1 \
+                             AND revoked_at IS NULL AND rotated_at IS NULL",
+                        )
+                        .bind(&successor.token_hash)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        live.is_some()
                     }
                     None => false,
                 };
@@ -442,6 +446,24 @@ impl Store {
                 None => format!("UPDATE {table} SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL"),
             };
             total += execute!(self, |pool| {
+                let query = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(now).bind(user_id);
+                match client_id {
+                    Some(id) => query.bind(id).execute(pool).await,
+                    None => query.execute(pool).await,
+                }
+            })?;
+        }
+        // Grants not yet turned into tokens die too: unredeemed codes, approved device codes.
+        let pending = [
+            "UPDATE authorization_codes SET consumed_at = $1 WHERE user_id = $2 AND consumed_at IS NULL",
+            "UPDATE device_codes SET status = 'denied', last_polled_at = $1 WHERE user_id = $2 AND status = 'approved'",
+        ];
+        for base in pending {
+            let sql = match client_id {
+                Some(_) => format!("{base} AND client_id = $3"),
+                None => base.to_owned(),
+            };
+            execute!(self, |pool| {
                 let query = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(now).bind(user_id);
                 match client_id {
                     Some(id) => query.bind(id).execute(pool).await,

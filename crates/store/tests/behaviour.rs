@@ -589,3 +589,20 @@ async fn purge_removes_only_what_has_expired_and_keeps_what_detection_needs() {
         backend.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_stale_token_cannot_walk_forward_through_grace_windows() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let user_id = granted(store).await;
+        let r1 = store.refresh("r0", 200, 10, |_| Ok(refresh_issue(&user_id, "a1", "r1"))).await.unwrap();
+        assert!(matches!(r1, RefreshOutcome::Rotated(_)));
+        let r2 = store.refresh("r1", 201, 10, |_| Ok(refresh_issue(&user_id, "a2", "r2"))).await.unwrap();
+        assert!(matches!(r2, RefreshOutcome::Rotated(_)));
+        // r0 is still in its grace window, but its successor r1 has moved on.
+        let stale = store.refresh("r0", 202, 10, |_| Ok(refresh_issue(&user_id, "a3", "r1"))).await.unwrap();
+        assert!(matches!(stale, RefreshOutcome::Inactive), "{} {stale:?}", store.dialect());
+        assert!(store.find_access_token("a3").await.unwrap().is_none());
+        backend.finish().await;
+    }
+}

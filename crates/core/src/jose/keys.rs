@@ -48,7 +48,8 @@ impl SigningAlg {
         Self::ALL.into_iter().find(|a| a.as_str() == raw).ok_or_else(|| KeyError::Unsupported(raw.to_owned()))
     }
 
-    fn jwt(self) -> Algorithm {
+    /// The jsonwebtoken algorithm.
+    pub fn jwt(self) -> Algorithm {
         match self {
             Self::Rs256 => Algorithm::RS256,
             Self::Ps256 => Algorithm::PS256,

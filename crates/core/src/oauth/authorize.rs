@@ -6,6 +6,7 @@
 
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::Client;
+use crate::oauth::grant::GrantType;
 use crate::oauth::params::Params;
 use crate::types::{CodeChallenge, Scope, ScopeSet, VerifiedRedirect};
 
@@ -187,6 +188,13 @@ pub fn validate(
         return Err(fail(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported")));
     }
     // RFC 6749 §4.1.1 / §4.1.2.1: only the code flow.
+    // RFC 6749 §4.1.2.1: an app registered without the code grant may not ask for a code.
+    if !client.grant_types.allows(GrantType::AuthorizationCode) {
+        return Err(fail(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this app is not allowed the authorization_code grant",
+        )));
+    }
     match params.get("response_type").map_err(&fail)? {
         None => {
             return Err(fail(OAuthError::invalid_request("response_type is missing")));

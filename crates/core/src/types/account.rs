@@ -22,6 +22,7 @@ impl Username {
         "avatars",
         "badges",
         "demo",
+        "device",
         "docs",
         "favicon.ico",
         "healthz",

@@ -329,6 +329,18 @@ pub async fn consent(
         "deny" => false,
         _ => return Err(PageError::bad_request("Choose Allow or Deny.")),
     };
+    if allow {
+        // The page may have stayed open a long time: a sign-in that grew older than max_age (or
+        // a prompt=login not yet honoured) must be redone before a code is issued.
+        let session = SessionState {
+            auth_time: current.session.auth_time,
+            fresh_login: interaction.login_at.is_some(),
+            hint_names_other_user: false,
+        };
+        if authorize::decide(&request, Some(session), true, now()) == Next::Login {
+            return Ok(Redirect::to(&format!("/login?interaction={}", interaction.id)).into_response());
+        }
+    }
     // Single use: of two submissions of one form, only the first acts.
     if !state.store.delete_interaction(&interaction.id).await? {
         return Err(PageError::bad_request("This request was already answered."));

@@ -72,8 +72,16 @@ pub fn router(state: AppState) -> Router {
         .route(routes::DEMO_CALLBACK, get(demo::callback))
         // The `profile` claim: `<issuer>/<username>` (usernames cannot shadow the routes above).
         .route("/{username}", get(account::profile));
+    // Under an https issuer, browsers must never come back over plain http (RFC 6797).
+    let hsts = state.config.https().then(|| {
+        SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        )
+    });
     api.merge(pages)
         .fallback(not_found)
+        .layer(tower::util::option_layer(hsts))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))

@@ -400,3 +400,38 @@ async fn changing_the_password_revokes_every_token_and_ends_other_sessions() {
     assert_eq!(browser.get(&app.url("/account")).await.status(), 200, "this browser stays signed in");
     assert_eq!(other_browser.get(&app.url("/account")).await.status(), 303, "other sessions end");
 }
+
+#[tokio::test]
+async fn a_password_change_also_kills_codes_not_yet_redeemed() {
+    let app = spawn_app().await;
+    app.create_user("alice").await;
+    let client = app.confidential_client().await;
+    let browser = Browser::new();
+    let code = obtain_code(&app, &browser, &client, &[]).await;
+    let page = browser.get(&app.url("/account")).await.text().await.unwrap();
+    let csrf = input_value(&page, "csrf_token").unwrap();
+    let changed = browser
+        .http
+        .post(app.url("/account/password"))
+        .form(&[("csrf_token", csrf.as_str()), ("current_password", PASSWORD), ("new_password", "a new long password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 303);
+    let response = exchange(&app, &client, &code).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn apps_without_the_code_grant_cannot_ask_for_a_code() {
+    let app = spawn_app().await;
+    let client = app
+        .create_client_with("https://app.example/callback", ClientKind::Confidential, RedirectPolicy::Exact, |c| {
+            c.grant_types = [GrantType::ClientCredentials].into_iter().collect::<GrantTypes>();
+        })
+        .await;
+    let response = Browser::new().get(&authorize_url(&app, &client, &[])).await;
+    let query = redirected_error(&response, &client);
+    assert_eq!(query["error"], "unauthorized_client");
+}

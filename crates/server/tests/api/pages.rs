@@ -574,3 +574,13 @@ async fn every_generated_avatar_renders() {
         assert_eq!(response.headers()["content-type"], "image/svg+xml");
     }
 }
+
+#[tokio::test]
+async fn https_issuers_send_strict_transport_security_and_http_ones_do_not() {
+    let plain = spawn_app().await;
+    let response = reqwest::get(plain.url("/login")).await.unwrap();
+    assert!(response.headers().get("strict-transport-security").is_none());
+    let secure = spawn_app_with(|c| c.issuer = "https://id.example".into()).await;
+    let response = reqwest::get(secure.at("/login")).await.unwrap();
+    assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000; includeSubDomains");
+}
