@@ -174,6 +174,22 @@ const REVOKE_FAMILY_ACCESS: &str =
     "UPDATE access_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL";
 const REVOKE_FAMILY_REFRESH: &str =
     "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL";
+/// On PostgreSQL, locks a family's refresh tokens before revoking it: a refresh in flight holds
+/// its parent's lock, so this waits for it to commit, and the UPDATEs that follow (each with a
+/// fresh READ COMMITTED snapshot) see what it issued. SQLite runs one writer at a time already.
+const LOCK_FAMILY: &str = "SELECT token_hash FROM refresh_tokens WHERE family_id = $1 FOR UPDATE";
+
+/// Revokes a family inside a transaction; yields the number of tokens revoked.
+macro_rules! revoke_family_in {
+    ($store:expr, $tx:expr, $family:expr, $now:expr) => {{
+        if $store.dialect() == "postgres" {
+            let _: Vec<String> = sqlx::query_scalar(LOCK_FAMILY).bind($family).fetch_all(&mut *$tx).await?;
+        }
+        let access = sqlx::query(REVOKE_FAMILY_ACCESS).bind($now).bind($family).execute(&mut *$tx).await?;
+        let refresh = sqlx::query(REVOKE_FAMILY_REFRESH).bind($now).bind($family).execute(&mut *$tx).await?;
+        access.rows_affected() + refresh.rows_affected()
+    }};
+}
 
 /// Binds and runs the inserts of an [`Issue`] inside a transaction.
 macro_rules! insert_issue {
@@ -257,10 +273,8 @@ impl Store {
                     tx.rollback().await?;
                     return Ok(RedeemOutcome::NotFound);
                 };
-                let access = sqlx::query(REVOKE_FAMILY_ACCESS).bind(now).bind(code_hash).execute(&mut *tx).await?;
-                let refresh = sqlx::query(REVOKE_FAMILY_REFRESH).bind(now).bind(code_hash).execute(&mut *tx).await?;
+                let revoked_tokens = revoke_family_in!(self, tx, code_hash, now);
                 tx.commit().await?;
-                let revoked_tokens = access.rows_affected() + refresh.rows_affected();
                 return Ok(RedeemOutcome::Replayed { client_id, revoked_tokens });
             };
             let code = AuthorizationCode::try_from(row)?;
@@ -315,15 +329,12 @@ impl Store {
                         Some(rotated) if now - rotated <= grace => (parent, false),
                         Some(_) => {
                             let family = parent.family_id.clone();
-                            let access =
-                                sqlx::query(REVOKE_FAMILY_ACCESS).bind(now).bind(&family).execute(&mut *tx).await?;
-                            let refresh =
-                                sqlx::query(REVOKE_FAMILY_REFRESH).bind(now).bind(&family).execute(&mut *tx).await?;
+                            let revoked_tokens = revoke_family_in!(self, tx, &family, now);
                             tx.commit().await?;
                             return Ok(RefreshOutcome::Reused {
                                 family_id: family,
                                 client_id: parent.client_id,
-                                revoked_tokens: access.rows_affected() + refresh.rows_affected(),
+                                revoked_tokens,
                             });
                         }
                         // Not rotated, yet the UPDATE matched nothing: expired.
@@ -348,13 +359,16 @@ impl Store {
                 // successive grace windows to the live end of the lineage.
                 let successor_live = match &issue.refresh {
                     Some(successor) => {
-                        let live: Option<String> = sqlx::query_scalar(
+                        // On PostgreSQL, locked: a revocation in flight is waited for and seen.
+                        let sql = if self.dialect() == "postgres" {
                             "SELECT token_hash FROM refresh_tokens WHERE token_hash = $1 \
-                             AND revoked_at IS NULL AND rotated_at IS NULL",
-                        )
-                        .bind(&successor.token_hash)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                             AND revoked_at IS NULL AND rotated_at IS NULL FOR UPDATE"
+                        } else {
+                            "SELECT token_hash FROM refresh_tokens WHERE token_hash = $1 \
+                             AND revoked_at IS NULL AND rotated_at IS NULL"
+                        };
+                        let live: Option<String> =
+                            sqlx::query_scalar(sql).bind(&successor.token_hash).fetch_optional(&mut *tx).await?;
                         live.is_some()
                     }
                     None => false,
@@ -427,51 +441,65 @@ impl Store {
 
     /// Revokes every refresh and access token of a grant.
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<u64> {
-        let access =
-            execute!(self, |pool| sqlx::query(REVOKE_FAMILY_ACCESS).bind(now).bind(family_id).execute(pool).await)?;
-        let refresh =
-            execute!(self, |pool| sqlx::query(REVOKE_FAMILY_REFRESH).bind(now).bind(family_id).execute(pool).await)?;
-        Ok(access + refresh)
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let revoked = revoke_family_in!(self, tx, family_id, now);
+            tx.commit().await?;
+            Ok(revoked)
+        })
     }
 
     /// Revokes every token of a user, or of a user for one app (password change, disable,
-    /// revoking an app).
+    /// revoking an app), and the grants not yet turned into tokens (unredeemed codes, approved
+    /// device codes). One transaction, pending grants first: on PostgreSQL a redemption or a
+    /// refresh in flight holds the rows touched first, so it is waited for, and the token
+    /// UPDATEs that follow (fresh READ COMMITTED snapshots) see what it issued.
     pub async fn revoke_user_tokens(&self, user_id: &str, client_id: Option<&str>, now: i64) -> Result<u64> {
-        let mut total = 0;
-        for table in ["access_tokens", "refresh_tokens"] {
-            let sql = match client_id {
-                Some(_) => format!(
-                    "UPDATE {table} SET revoked_at = $1 WHERE user_id = $2 AND client_id = $3 AND revoked_at IS NULL"
-                ),
-                None => format!("UPDATE {table} SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL"),
-            };
-            total += execute!(self, |pool| {
-                let query = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(now).bind(user_id);
-                match client_id {
-                    Some(id) => query.bind(id).execute(pool).await,
-                    None => query.execute(pool).await,
-                }
-            })?;
-        }
-        // Grants not yet turned into tokens die too: unredeemed codes, approved device codes.
+        let scoped = |base: &str| match client_id {
+            Some(_) => format!("{base} AND client_id = $3"),
+            None => base.to_owned(),
+        };
         let pending = [
-            "UPDATE authorization_codes SET consumed_at = $1 WHERE user_id = $2 AND consumed_at IS NULL",
-            "UPDATE device_codes SET status = 'denied', last_polled_at = $1 WHERE user_id = $2 AND status = 'approved'",
+            scoped("UPDATE authorization_codes SET consumed_at = $1 WHERE user_id = $2 AND consumed_at IS NULL"),
+            scoped(
+                "UPDATE device_codes SET status = 'denied', last_polled_at = $1 WHERE user_id = $2 AND status = 'approved'",
+            ),
         ];
-        for base in pending {
-            let sql = match client_id {
-                Some(_) => format!("{base} AND client_id = $3"),
-                None => base.to_owned(),
-            };
-            execute!(self, |pool| {
+        let lock =
+            scoped("SELECT token_hash FROM refresh_tokens WHERE user_id = $1").replace("$3", "$2") + " FOR UPDATE";
+        let tokens = [
+            scoped("UPDATE access_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL"),
+            scoped("UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL"),
+        ];
+        let postgres = self.dialect() == "postgres";
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for sql in &pending {
                 let query = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(now).bind(user_id);
                 match client_id {
-                    Some(id) => query.bind(id).execute(pool).await,
-                    None => query.execute(pool).await,
+                    Some(id) => query.bind(id).execute(&mut *tx).await?,
+                    None => query.execute(&mut *tx).await?,
+                };
+            }
+            if postgres {
+                let query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(lock.clone())).bind(user_id);
+                match client_id {
+                    Some(id) => query.bind(id).fetch_all(&mut *tx).await?,
+                    None => query.fetch_all(&mut *tx).await?,
+                };
+            }
+            let mut total = 0;
+            for sql in &tokens {
+                let query = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(now).bind(user_id);
+                total += match client_id {
+                    Some(id) => query.bind(id).execute(&mut *tx).await?,
+                    None => query.execute(&mut *tx).await?,
                 }
-            })?;
-        }
-        Ok(total)
+                .rows_affected();
+            }
+            tx.commit().await?;
+            Ok(total)
+        })
     }
 
     /// The client a code was issued to, whether or not it is still redeemable: lets a public

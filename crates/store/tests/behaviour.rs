@@ -606,3 +606,29 @@ async fn a_stale_token_cannot_walk_forward_through_grace_windows() {
         backend.finish().await;
     }
 }
+
+#[tokio::test]
+async fn revoking_a_user_while_a_refresh_is_in_flight_leaves_nothing_live() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let user_id = granted(store).await;
+        let (refreshed, revoked) = tokio::join!(
+            store.refresh("r0", 300, 10, |_| Ok(refresh_issue(&user_id, "a1", "r1"))),
+            store.revoke_user_tokens(&user_id, None, 300),
+        );
+        refreshed.unwrap();
+        revoked.unwrap();
+        // Whatever the interleaving, nothing of the user's may be live afterwards.
+        for hash in ["a0", "a1"] {
+            if let Some(token) = store.find_access_token(hash).await.unwrap() {
+                assert!(token.revoked, "{} {hash} live after revocation", store.dialect());
+            }
+        }
+        for hash in ["r0", "r1"] {
+            if let Some(token) = store.find_refresh_token(hash).await.unwrap() {
+                assert!(token.revoked_at.is_some(), "{} {hash} live after revocation", store.dialect());
+            }
+        }
+        backend.finish().await;
+    }
+}
