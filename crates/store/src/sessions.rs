@@ -187,3 +187,45 @@ impl Store {
         Ok(())
     }
 }
+
+/// A session and its user, read in one query (every page and authorization request needs both).
+#[derive(sqlx::FromRow)]
+struct SessionUserRow {
+    #[sqlx(flatten)]
+    user: crate::users::UserRow,
+    session_id_hash: String,
+    session_sid: Option<String>,
+    session_auth_time: i64,
+    session_created_at: i64,
+    session_expires_at: i64,
+}
+
+impl Store {
+    /// A live session with its (enabled) user.
+    pub async fn find_session_user(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<(Session, doorway_core::model::User)>> {
+        let sql = "SELECT u.id, u.sub, u.username, u.email, u.email_verified, u.name, u.avatar_url, u.website, \
+                   u.is_admin, u.is_pro, u.can_pay, u.disabled, u.created_at, \
+                   s.id_hash AS session_id_hash, s.sid AS session_sid, s.auth_time AS session_auth_time, \
+                   s.created_at AS session_created_at, s.expires_at AS session_expires_at \
+                   FROM sessions s JOIN users u ON u.id = s.user_id \
+                   WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT u.disabled";
+        let row: Option<SessionUserRow> =
+            on_pool!(self, |pool| sqlx::query_as(sql).bind(id_hash).bind(now).fetch_optional(pool).await)?;
+        Ok(row.map(|r| {
+            let user = doorway_core::model::User::from(r.user);
+            let session = Session::from(SessionRow {
+                id_hash: r.session_id_hash,
+                sid: r.session_sid,
+                user_id: user.id.clone(),
+                auth_time: r.session_auth_time,
+                created_at: r.session_created_at,
+                expires_at: r.session_expires_at,
+            });
+            (session, user)
+        }))
+    }
+}

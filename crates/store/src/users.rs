@@ -9,7 +9,7 @@ const USER_COLUMNS: &str = "id, sub, username, email, email_verified, name, avat
      is_admin, is_pro, can_pay, disabled, created_at";
 
 #[derive(sqlx::FromRow)]
-struct UserRow {
+pub(crate) struct UserRow {
     id: String,
     sub: String,
     username: String,

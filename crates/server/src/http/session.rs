@@ -55,11 +55,8 @@ impl FromRequestParts<AppState> for MaybeUser {
         let Some(cookie) = jar.get(names(state).session) else {
             return Ok(Self(None));
         };
-        let Some(session) = state.store.find_session(&hash_secret(cookie.value()), now()).await? else {
-            return Ok(Self(None));
-        };
-        let user = state.store.find_user(&session.user_id).await?;
-        Ok(Self(user.filter(|u| !u.disabled).map(|user| CurrentUser { session, user })))
+        let found = state.store.find_session_user(&hash_secret(cookie.value()), now()).await?;
+        Ok(Self(found.map(|(session, user)| CurrentUser { session, user })))
     }
 }
 
