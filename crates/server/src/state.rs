@@ -81,8 +81,10 @@ impl ScopeRegistry {
         self.entries.iter().map(|e| e.name.clone()).collect()
     }
 
-    pub fn describe<'a>(&'a self, scope: &'a str) -> &'a str {
-        self.entries.iter().find(|e| e.name == scope).map_or(scope, |e| e.description.as_str())
+    /// The scopes of a request as people read them: registry order (openid, profile, email, …),
+    /// each with its sentence. Used by the consent and device pages alike.
+    pub fn for_display(&self, scopes: &ScopeSet) -> Vec<ScopeDef> {
+        self.entries.iter().filter(|e| scopes.contains(&e.name)).cloned().collect()
     }
 }
 

@@ -191,14 +191,7 @@ fn consent_page(
     interaction: &str,
 ) -> Result<Response, PageError> {
     let (jar, csrf) = csrf_token(state, jar);
-    // In the registry's order (openid, profile, email, …), which reads better than A–Z.
-    let scopes: Vec<_> = state
-        .scopes
-        .names()
-        .into_iter()
-        .filter(|name| request.scopes.contains(name))
-        .map(|name| context! { description => state.scopes.describe(&name), name })
-        .collect();
+    let scopes = crate::ui::ser(state.scopes.for_display(&request.scopes));
     let redirect_host = url::Url::parse(request.redirect.as_str())
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))

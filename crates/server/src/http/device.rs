@@ -262,14 +262,7 @@ fn confirm_page(
     code: &DeviceCode,
 ) -> Result<Response, PageError> {
     let (jar, csrf) = csrf_token(state, jar);
-    // In the registry's order, as on the consent page.
-    let scopes: Vec<_> = state
-        .scopes
-        .names()
-        .into_iter()
-        .filter(|name| code.scope.contains(name))
-        .map(|name| context! { description => state.scopes.describe(&name), name })
-        .collect();
+    let scopes = crate::ui::ser(state.scopes.for_display(&code.scope));
     let body = state.ui.render(
         "device_confirm.html",
         context! {
