@@ -77,6 +77,10 @@ fn fingerprint(rows: &[StoredKey]) -> String {
 pub struct Keys {
     current: RwLock<Arc<KeySet>>,
     master: MasterKey,
+    /// Reloads run one at a time, each reading inside the lock: a reload that read earlier can
+    /// never swap in its older view after a later one (the background job and an explicit
+    /// reload may overlap).
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -96,7 +100,7 @@ impl Keys {
         }
         let rows = store.list_signing_keys().await?;
         let set = build(&master, &rows)?;
-        Ok(Self { current: RwLock::new(Arc::new(set)), master })
+        Ok(Self { current: RwLock::new(Arc::new(set)), master, reloading: tokio::sync::Mutex::new(()) })
     }
 
     pub fn current(&self) -> Arc<KeySet> {
@@ -108,6 +112,7 @@ impl Keys {
 
     /// Re-reads the keys if they changed (another node or the CLI rotated them).
     pub async fn reload(&self, store: &Store) -> anyhow::Result<()> {
+        let _one_at_a_time = self.reloading.lock().await;
         let rows = store.list_signing_keys().await?;
         if fingerprint(&rows) == self.current().fingerprint {
             return Ok(());

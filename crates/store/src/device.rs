@@ -5,7 +5,7 @@ use doorway_core::model::{DeviceCode, DeviceStatus};
 use doorway_core::types::ScopeSet;
 
 use crate::grants::{INSERT_ACCESS, INSERT_REFRESH, insert_issue};
-use crate::{Issue, Result, Store, StoreError, execute, on_pool};
+use crate::{Issue, Result, Store, StoreError, execute, on_pool, on_writer};
 
 #[derive(sqlx::FromRow)]
 struct DeviceRow {
@@ -141,7 +141,7 @@ impl Store {
     pub async fn redeem_device_code(&self, device_code_hash: &str, issue: &Issue, now: i64) -> Result<bool> {
         let consume = "UPDATE device_codes SET status = 'consumed' \
                        WHERE device_code_hash = $1 AND status = 'approved' AND expires_at > $2";
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin().await?;
             let done = sqlx::query(consume).bind(device_code_hash).bind(now).execute(&mut *tx).await?;
             if done.rows_affected() != 1 {

@@ -7,7 +7,7 @@ use doorway_core::OAuthError;
 use doorway_core::model::{AccessToken, AuthorizationCode, RefreshToken};
 use doorway_core::types::ScopeSet;
 
-use crate::{Result, Store, StoreError, execute, on_pool};
+use crate::{Result, Store, StoreError, execute, on_pool, on_writer};
 
 fn scope_of(raw: &str, what: &str) -> Result<ScopeSet> {
     ScopeSet::parse(raw).map_err(|e| StoreError::Corrupt(format!("{what} scope: {e}")))
@@ -262,7 +262,7 @@ impl Store {
              RETURNING {CODE_COLUMNS}"
         );
         let replay_client = "SELECT client_id FROM authorization_codes WHERE code_hash = $1";
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin().await?;
             let row: Option<CodeRow> =
                 sqlx::query_as(sqlx::AssertSqlSafe(consume)).bind(now).bind(code_hash).fetch_optional(&mut *tx).await?;
@@ -302,7 +302,7 @@ impl Store {
              AND revoked_at IS NULL AND idle_expires_at > $3 AND absolute_expires_at > $4 RETURNING {REFRESH_COLUMNS}"
         );
         let select = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin().await?;
             let rotated: Option<RefreshRow> = sqlx::query_as(sqlx::AssertSqlSafe(rotate))
                 .bind(now)
@@ -441,7 +441,7 @@ impl Store {
 
     /// Revokes every refresh and access token of a grant.
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<u64> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin().await?;
             let revoked = revoke_family_in!(self, tx, family_id, now);
             tx.commit().await?;
@@ -472,7 +472,7 @@ impl Store {
             scoped("UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL"),
         ];
         let postgres = self.dialect() == "postgres";
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin().await?;
             for sql in &pending {
                 let query = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(now).bind(user_id);

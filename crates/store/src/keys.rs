@@ -2,7 +2,7 @@
 //! Lifecycle: `next` (published, not signing) → `active` (signing) → `retired` (published until
 //! what it signed has expired) → deleted.
 
-use crate::{Result, Store, execute, on_pool};
+use crate::{Result, Store, execute, on_pool, on_writer};
 
 /// A signing key row: `private_key` is sealed (AES-256-GCM), never plaintext.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -46,7 +46,7 @@ impl Store {
     /// deleted (they never signed anything), so a stale one cannot activate after it.
     /// Returns false when `kid` is not a `next` key of `alg` (another node got there first).
     pub async fn activate_signing_key(&self, kid: &str, alg: &str, now: i64) -> Result<bool> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             let mut tx = pool.begin().await?;
             let promoted = sqlx::query(
                 "UPDATE signing_keys SET status = 'active', activated_at = $1 \

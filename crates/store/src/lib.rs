@@ -38,12 +38,26 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
-/// Like [`on_pool!`] for statements: yields the number of rows affected.
+/// Like [`on_pool!`], for work that writes: on SQLite it runs on the single writer connection
+/// (SQLite has one writer at a time; queueing in the pool beats spinning on SQLITE_BUSY).
+macro_rules! on_writer {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match (&$store.pool, &$store.writer) {
+            (_, Some($pool)) => $body,
+            ($crate::Pool::Sqlite($pool), None) => $body,
+            ($crate::Pool::Postgres($pool), _) => $body,
+        }
+    };
+}
+pub(crate) use on_writer;
+
+/// A writing statement (see [`on_writer!`]): yields the number of rows affected.
 macro_rules! execute {
     ($store:expr, |$pool:ident| $body:expr) => {
-        match &$store.pool {
-            $crate::Pool::Sqlite($pool) => $body.map(|done| done.rows_affected()),
-            $crate::Pool::Postgres($pool) => $body.map(|done| done.rows_affected()),
+        match (&$store.pool, &$store.writer) {
+            (_, Some($pool)) => $body.map(|done| done.rows_affected()),
+            ($crate::Pool::Sqlite($pool), None) => $body.map(|done| done.rows_affected()),
+            ($crate::Pool::Postgres($pool), _) => $body.map(|done| done.rows_affected()),
         }
     };
 }
@@ -107,6 +121,8 @@ impl Default for PoolOptions {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: Pool,
+    /// SQLite only: the one connection that writes.
+    writer: Option<SqlitePool>,
 }
 
 impl Store {
@@ -119,7 +135,7 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
-            Store { pool: Pool::Postgres(pool) }
+            Store { pool: Pool::Postgres(pool), writer: None }
         } else {
             // WAL lets readers proceed during a write; NORMAL is durable across application
             // crashes in WAL mode and costs a fraction of FULL's fsyncs.
@@ -130,12 +146,17 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect.clone())
+                .await?;
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
-            Store { pool: Pool::Sqlite(pool) }
+            Store { pool: Pool::Sqlite(pool), writer: Some(writer) }
         };
         store.migrate().await?;
         Ok(store)
@@ -143,9 +164,10 @@ impl Store {
 
     /// Applies pending migrations of this store's dialect.
     pub async fn migrate(&self) -> Result<()> {
-        match &self.pool {
-            Pool::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-            Pool::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        match (&self.pool, &self.writer) {
+            (Pool::Sqlite(_), Some(writer)) => sqlx::migrate!("./migrations/sqlite").run(writer).await?,
+            (Pool::Sqlite(pool), None) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            (Pool::Postgres(pool), _) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
@@ -159,11 +181,14 @@ impl Store {
 
     /// Whether the database answers (for readiness).
     pub async fn ping(&self) -> Result<()> {
-        execute!(self, |pool| sqlx::query("SELECT 1").execute(pool).await)?;
+        on_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 
     pub async fn close(&self) {
-        on_pool!(self, |pool| pool.close().await)
+        on_pool!(self, |pool| pool.close().await);
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
     }
 }

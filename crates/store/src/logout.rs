@@ -1,7 +1,7 @@
 //! The back-channel logout outbox: logout tokens waiting for delivery, claimed by one node at a
 //! time (`locked_until`), retried with backoff until delivered or given up.
 
-use crate::{Result, Store, execute, on_pool};
+use crate::{Result, Store, execute, on_pool, on_writer};
 
 /// One delivery.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -59,7 +59,7 @@ impl Store {
              AND (locked_until IS NULL OR locked_until <= $3) RETURNING {COLUMNS}"
         );
         for id in ids {
-            let row: Option<LogoutDelivery> = on_pool!(self, |pool| {
+            let row: Option<LogoutDelivery> = on_writer!(self, |pool| {
                 sqlx::query_as(sqlx::AssertSqlSafe(claim.clone()))
                     .bind(now + lease)
                     .bind(&id)

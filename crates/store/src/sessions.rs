@@ -3,7 +3,7 @@
 use doorway_core::model::Session;
 use doorway_core::types::ScopeSet;
 
-use crate::{Result, Store, StoreError, execute, on_pool};
+use crate::{Result, Store, StoreError, execute, on_pool, on_writer};
 
 #[derive(sqlx::FromRow)]
 struct SessionRow {
@@ -87,7 +87,7 @@ impl Store {
     /// Ends every session of a user (password change, disable) and returns their public ids,
     /// so that the apps they signed in to can be told (back-channel logout).
     pub async fn delete_user_sessions(&self, user_id: &str) -> Result<Vec<String>> {
-        let sids: Vec<Option<String>> = on_pool!(self, |pool| {
+        let sids: Vec<Option<String>> = on_writer!(self, |pool| {
             sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 RETURNING sid")
                 .bind(user_id)
                 .fetch_all(pool)

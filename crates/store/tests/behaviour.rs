@@ -632,3 +632,29 @@ async fn revoking_a_user_while_a_refresh_is_in_flight_leaves_nothing_live() {
         backend.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_write_by_another_process_is_seen_by_the_next_read() {
+    // Two stores on one SQLite file stand for the server and the CLI.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let server = Store::connect(&url, &PoolOptions::default()).await.unwrap();
+    let cli = Store::connect(&url, &PoolOptions::default()).await.unwrap();
+    for i in 0..200 {
+        let kid = format!("k{i}");
+        // The server reads (and keeps its connections warm) before and after the CLI writes.
+        let before = server.list_signing_keys().await.unwrap().len();
+        let key = StoredKey {
+            kid: kid.clone(),
+            alg: "RS256".into(),
+            private_key: vec![1],
+            status: "next".into(),
+            created_at: i,
+            activated_at: None,
+            retired_at: None,
+        };
+        cli.insert_signing_key(&key).await.unwrap();
+        let after = server.list_signing_keys().await.unwrap();
+        assert_eq!(after.len(), before + 1, "round {i}: the server read a stale snapshot");
+    }
+}
