@@ -10,8 +10,10 @@
 //                                     untimed. Prints one JSON line of figures.
 //
 // Env: ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI (http://127.0.0.1:9/cb),
-//      SCOPE ("openid profile email"), BENCH_USER, BENCH_PASSWORD.
+//      SCOPE ("openid profile email"), BENCH_USER, BENCH_PASSWORD; SERVER_PID and CLK_TCK: the
+//      server's CPU time over the timed part alone (the workers' sign-ins are not in it).
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 
 const ISSUER = process.env.ISSUER || 'http://127.0.0.1:18080';
@@ -24,6 +26,12 @@ const PASSWORD = process.env.BENCH_PASSWORD || '';
 const basic = 'Basic ' + Buffer.from(`${encodeURIComponent(CLIENT_ID)}:${encodeURIComponent(CLIENT_SECRET)}`).toString('base64');
 const b64u = (b) => b.toString('base64url');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const serverCpu = () => {
+  if (!process.env.SERVER_PID) return null;
+  const stat = readFileSync(`/proc/${process.env.SERVER_PID}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / Number(process.env.CLK_TCK || 100);  // utime + stime
+};
 
 class Jar {
   constructor() { this.c = new Map(); }
@@ -175,18 +183,19 @@ if (cmd === 'session') {
   for (let w = 0; w < C; w++) { const jar = new Jar(); const a = await authorizeInteractive(jar); await redeem(a.code, a.verifier); jars.push(jar); }
   for (const jar of jars) await flow(jar); // warm-up
   const lat = []; let errors = 0; let firstError = null;
-  const t0 = performance.now(); const end = t0 + SECONDS * 1000;
+  const cpu0 = serverCpu(); const t0 = performance.now(); const end = t0 + SECONDS * 1000;
   await Promise.all(jars.map(async (jar) => {
     while (performance.now() < end) {
       const s = performance.now();
       try { await flow(jar); lat.push(performance.now() - s); } catch (e) { errors++; firstError ||= e.message; }
     }
   }));
-  const el = (performance.now() - t0) / 1000;
+  const el = (performance.now() - t0) / 1000; const cpu1 = serverCpu();
   lat.sort((a, b) => a - b);
   const pct = (p) => +(lat[Math.min(lat.length - 1, Math.floor(p / 100 * lat.length))] ?? NaN).toFixed(3);
   console.log(JSON.stringify({ flows: lat.length, errors, first_error: firstError, concurrency: C, seconds: +el.toFixed(3),
-    flows_per_s: +(lat.length / el).toFixed(1), http_requests_per_flow: 3, lat_p50_ms: pct(50), lat_p90_ms: pct(90), lat_p99_ms: pct(99) }));
+    flows_per_s: +(lat.length / el).toFixed(1), http_requests_per_flow: 3,
+    server_cpu_s: cpu0 === null ? null : +(cpu1 - cpu0).toFixed(2), lat_p50_ms: pct(50), lat_p90_ms: pct(90), lat_p99_ms: pct(99) }));
 } else {
   console.error('usage: oidc.mjs session | flows SECONDS C'); process.exit(2);
 }

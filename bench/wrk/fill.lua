@@ -12,7 +12,7 @@ local stopped = false
 function response(status, headers, body)
   if status == 200 then popped = popped + 1 end
   if popped >= want and not stopped then
-    stopped = true; wrk.thread:stop(); io.popen("kill -INT $PPID"):close()
+    stopped = true; r.finish()
   end
 end
 setup = r.setup

@@ -14,7 +14,7 @@ function response(status, headers, body)
     if code and #recorded < want then recorded[#recorded + 1] = code end
   end
   if #recorded >= want and not stopped then
-    stopped = true; wrk.thread:stop(); io.popen("kill -INT $PPID"):close()  -- wrk's main thread sleeps out -d otherwise
+    stopped = true; r.finish()
   end
 end
 setup = r.setup

@@ -27,11 +27,7 @@ end
 
 function request()
   if popped >= #pool then
-    if not exhausted then
-      -- stop this thread, and interrupt wrk's main thread, which would otherwise sleep out -d
-      -- (io.popen, not os.execute: system() ignores SIGINT in the caller while it waits)
-      exhausted = true; wrk.thread:stop(); io.popen("kill -INT $PPID"):close()
-    end
+    if not exhausted then exhausted = true; r.finish() end
     return wrk.format("GET", "/.well-known/openid-configuration")
   end
   popped = popped + 1

@@ -3,6 +3,15 @@
 -- out and the run stopped early; recorded: values written to WRK_RECORD).
 local M = { threads = {} }
 function M.setup(thread) table.insert(M.threads, thread) end
+
+-- Ends the run early: stops this thread and interrupts wrk's main thread, which otherwise
+-- sleeps out -d. The SIGINT is repeated every 50 ms until wrk exits: a single one can be lost
+-- (sent before wrk installs its handler, or taken by a worker thread). io.popen, not
+-- os.execute: system() ignores SIGINT in the caller while it waits.
+function M.finish()
+  wrk.thread:stop()
+  io.popen("(while kill -INT $PPID 2>/dev/null; do sleep 0.05; done) >/dev/null 2>&1 &"):close()
+end
 function M.done(summary, latency, requests)
   local popped, recorded, exhausted = 0, 0, false
   local out = os.getenv("WRK_RECORD")
