@@ -5,7 +5,7 @@
 #   tests/e2e.sh [path/to/doorway] [test-name ...]
 #
 # The binary defaults to target/debug/doorway. Tests: hf_python_oauth, hf_js_oauth,
-# hf_device_login, browser_demo (all by default). Each test gets a fresh Doorway on a free loopback port with a
+# hf_device_login, browser_demo, browser_console (all by default). Each test gets a fresh Doorway on a free loopback port with a
 # fresh --data-dir, its own user and app created with the CLI; the server is killed afterwards.
 # Prints one PASS/FAIL line per test and finally "N passed, N failed"; exits 1 if any failed.
 #
@@ -22,7 +22,7 @@ case "$BIN" in
   /*) ;;
   *) if [ -x "$PWD/$BIN" ]; then BIN="$PWD/$BIN"; else BIN="$ROOT/$BIN"; fi ;;
 esac
-ALL_TESTS=(hf_python_oauth hf_js_oauth hf_device_login browser_demo)
+ALL_TESTS=(hf_python_oauth hf_js_oauth hf_device_login browser_demo browser_console)
 TESTS=("$@")
 [ ${#TESTS[@]} -gt 0 ] || TESTS=("${ALL_TESTS[@]}")
 
@@ -183,6 +183,17 @@ test_browser_demo() {
   mkdir -p "$SHOTS/browser_demo"
   timeout -k 5 "$TEST_TIMEOUT" node "$ROOT/tests/browser/demo_signin.mjs" --issuer "$ISSUER" \
     --username "$user" --password "$pass" "${name_arg[@]}" --out "$SHOTS/browser_demo"
+}
+
+test_browser_console() {
+  set -e
+  new_instance browser_console
+  start_doorway
+  # The whole journey happens in the browser: sign-up, the developer console, a test relying
+  # party started by the script, connected apps, secret rotation.
+  mkdir -p "$SHOTS/browser_console"
+  timeout -k 5 "$TEST_TIMEOUT" node "$ROOT/tests/browser/console_journey.mjs" --issuer "$ISSUER" \
+    --username "erin$RANDOM" --password "$PASSWORD" --out "$SHOTS/browser_console"
 }
 
 # ---------------------------------------------------------------------------------------

@@ -65,6 +65,22 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<RedirectUri>,
     /// Where back-channel logout tokens are delivered.
     pub backchannel_logout_uri: Option<String>,
+    /// What the app says about itself (console, consent page).
+    pub description: Option<String>,
+    /// Privacy policy and terms of service (RFC 7591 `policy_uri`, `tos_uri`).
+    pub policy_uri: Option<String>,
+    pub tos_uri: Option<String>,
+    /// Vouched for by an operator: no consent screen. Only operators can set it.
+    pub first_party: bool,
+    /// The secret replaced by the last rotation, still accepted until `previous_secret_expires_at`.
+    #[serde(skip)]
+    pub previous_secret_hash: Option<String>,
+    #[serde(skip)]
+    pub previous_secret_expires_at: Option<i64>,
+    /// Lifetime of the access tokens issued to this app, when not the server's default.
+    pub access_token_ttl: Option<i64>,
+    /// Hosted apps: only members of this organization may sign in (stored; not yet enforced).
+    pub authorized_org: Option<String>,
 }
 
 impl Client {
@@ -75,6 +91,11 @@ impl Client {
     /// PKCE is mandatory for public apps, and for confidential apps that opted in.
     pub fn pkce_required(&self) -> bool {
         self.is_public() || self.require_pkce
+    }
+
+    /// Lifetime of an access token issued to this app: its own, or `default`.
+    pub fn access_token_ttl_or(&self, default: i64) -> i64 {
+        self.access_token_ttl.filter(|ttl| *ttl > 0).unwrap_or(default)
     }
 }
 

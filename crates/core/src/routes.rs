@@ -23,6 +23,27 @@ pub const ACCOUNT_PASSWORD: &str = "/account/password";
 pub const AVATARS: &str = "/avatars";
 pub const STATIC_CSS: &str = "/static/doorway.css";
 pub const STATIC_FORM_POST_JS: &str = "/static/form_post.js";
+pub const STATIC_CONSOLE_JS: &str = "/static/console.js";
+
+/// The developer console: a signed-in person's own OAuth apps.
+pub const SETTINGS_APPLICATIONS: &str = "/settings/applications";
+/// "Sign in with" buttons: `/badges/sign-in-with-<platform>-<size>-<theme>.svg`.
+pub const BADGES: &str = "/badges";
+/// The page for app developers: scopes, endpoints, buttons, a worked example.
+pub const DOCS_SIGN_IN: &str = "/docs/sign-in";
+
+/// What a person granted to apps, and revoking it.
+pub const SETTINGS_CONNECTED_APPS: &str = "/settings/connected-applications";
+pub const SETTINGS_CONNECTED_APPS_REVOKE: &str = "/settings/connected-applications/revoke";
+/// A person's browser sessions: list, end one, end all others.
+pub const SETTINGS_SESSIONS: &str = "/settings/sessions";
+pub const SETTINGS_SESSIONS_END: &str = "/settings/sessions/end";
+pub const SETTINGS_SESSIONS_END_OTHERS: &str = "/settings/sessions/end-others";
+
+/// The admin API (its routes are listed in the server's `http::admin::routes::ROUTES`) and its
+/// OpenAPI document.
+pub const ADMIN_API: &str = "/api/v1";
+pub const ADMIN_OPENAPI: &str = "/api/openapi.json";
 
 pub const DEMO: &str = "/demo";
 pub const DEMO_START: &str = "/demo/start";

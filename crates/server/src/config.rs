@@ -63,6 +63,16 @@ pub struct ServeArgs {
     /// The platform's name, shown on pages and buttons ("Sign in with <name>").
     #[arg(long, env = "DOORWAY_PLATFORM_NAME", value_name = "NAME")]
     pub platform_name: Option<String>,
+    /// An SVG file: the platform's logo on "Sign in with" buttons (default: a built-in mark).
+    #[arg(long, env = "DOORWAY_PLATFORM_LOGO", value_name = "FILE")]
+    pub platform_logo: Option<PathBuf>,
+    /// The accent colour of buttons and the built-in mark, as #rgb or #rrggbb.
+    #[arg(long, env = "DOORWAY_ACCENT_COLOR", value_name = "COLOR")]
+    pub accent_color: Option<String>,
+    /// A directory of templates that replace the built-in ones of the same name (login.html,
+    /// consent.html, …), read at start-up: pages can be rebranded without rebuilding.
+    #[arg(long, env = "DOORWAY_TEMPLATES_DIR", value_name = "DIR")]
+    pub templates_dir: Option<PathBuf>,
     /// Log as JSON lines.
     #[arg(long, env = "DOORWAY_LOG_JSON")]
     pub log_json: bool,
@@ -73,9 +83,25 @@ pub struct ServeArgs {
 
 /// An operator-declared product scope, shown on the consent screen with its description.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScopeDef {
     pub name: String,
     pub description: String,
+    /// The claims a grant of this scope releases (`[[scopes]] claims = […]`), as published to
+    /// developers by the admin API. Product scopes usually release none: they authorize calls
+    /// to the platform's APIs.
+    #[serde(default)]
+    pub claims: Vec<String>,
+}
+
+impl ScopeDef {
+    pub fn new(name: &str, description: &str, claims: &[&str]) -> Self {
+        Self {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            claims: claims.iter().map(|c| (*c).to_owned()).collect(),
+        }
+    }
 }
 
 /// The optional TOML file: the same keys as the flags, with underscores.
@@ -97,6 +123,9 @@ struct FileConfig {
     key_publish_ahead: Option<String>,
     token_prefix: Option<String>,
     platform_name: Option<String>,
+    platform_logo: Option<PathBuf>,
+    accent_color: Option<String>,
+    templates_dir: Option<PathBuf>,
     #[serde(default)]
     scopes: Vec<ScopeDef>,
 }
@@ -120,7 +149,13 @@ pub struct Config {
     pub key_publish_ahead: i64,
     pub token_prefix: String,
     pub platform_name: String,
+    /// The platform logo's SVG text, when the operator gave one.
+    pub platform_logo_svg: Option<String>,
+    /// `#rrggbb` or `#rgb`.
+    pub accent_color: String,
     pub extra_scopes: Vec<ScopeDef>,
+    /// Templates overriding the built-in ones by file name.
+    pub templates_dir: Option<PathBuf>,
     pub log_json: bool,
     pub demo: bool,
 }
@@ -157,6 +192,26 @@ pub fn parse_issuer(raw: &str) -> anyhow::Result<String> {
         bail!("issuer '{raw}' must not have a query, fragment or user name");
     }
     Ok(raw.trim_end_matches('/').to_owned())
+}
+
+/// Reads the platform logo: an SVG document (it is embedded in badges as an image, never run).
+fn read_logo(path: Option<PathBuf>) -> anyhow::Result<Option<String>> {
+    let Some(path) = path else { return Ok(None) };
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading the logo {}", path.display()))?;
+    if !text.contains("<svg") || text.len() > 256 * 1024 {
+        bail!("the platform logo {} must be an SVG file of at most 256 KiB", path.display());
+    }
+    Ok(Some(text))
+}
+
+/// `#rgb` or `#rrggbb`, lower-cased.
+pub fn parse_color(raw: Option<&str>) -> anyhow::Result<String> {
+    let Some(raw) = raw.map(str::trim) else { return Ok("#2f5bea".to_owned()) };
+    let hex = raw.strip_prefix('#').unwrap_or_default();
+    if !matches!(hex.len(), 3 | 6) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("the accent colour '{raw}' must look like #2f5bea or #25e");
+    }
+    Ok(raw.to_ascii_lowercase())
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -212,7 +267,10 @@ impl Config {
             key_publish_ahead: duration_or_zero(&serve.key_publish_ahead, file.key_publish_ahead, 600)?,
             token_prefix: serve.token_prefix.clone().or(file.token_prefix).unwrap_or_else(|| "dw_oauth_".to_owned()),
             platform_name: serve.platform_name.clone().or(file.platform_name).unwrap_or_else(|| "Doorway".to_owned()),
+            platform_logo_svg: read_logo(serve.platform_logo.clone().or(file.platform_logo))?,
+            accent_color: parse_color(serve.accent_color.clone().or(file.accent_color).as_deref())?,
             extra_scopes,
+            templates_dir: serve.templates_dir.clone().or(file.templates_dir),
             log_json: serve.log_json,
             demo: serve.demo,
         })

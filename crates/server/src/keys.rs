@@ -183,6 +183,22 @@ impl Keys {
     }
 }
 
+impl Keys {
+    /// Rotation on demand by the running server (the admin API): [`Keys::rotate`] with this
+    /// process's master key, then the new set loaded at once.
+    pub async fn rotate_own(
+        &self,
+        store: &Store,
+        algs: &[SigningAlg],
+        immediately: bool,
+        now: i64,
+    ) -> anyhow::Result<Vec<String>> {
+        let kids = Self::rotate(store, &self.master, algs, immediately, now).await?;
+        self.reload(store).await?;
+        Ok(kids)
+    }
+}
+
 /// When keys move through their lifecycle.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyPolicy {

@@ -1,10 +1,13 @@
 //! Password hashing with argon2id (OWASP: m=19 MiB, t=2, p=1), run on the blocking pool and
 //! bounded by the core count, since each hash holds 19 MiB and a core for ~10 ms.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
+use zeroize::Zeroize;
 
 pub const MEMORY_KIB: u32 = 19_456;
 pub const ITERATIONS: u32 = 2;
@@ -16,46 +19,122 @@ pub const PARALLELISM: u32 = 1;
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$prwrxzHzq3EZRCkF0z2Jjw$60MXSoInnQp/o50vC8FN9QQ+4OScSPAK0gfKttO1R4c";
 
+/// Hashing and verification, at most one per core at a time.
+///
+/// Each argon2id run needs 19 MiB of working memory. Allocated afresh per run, that memory ends
+/// up in glibc's per-thread arenas (after the first free, the mmap threshold rises above 19 MiB)
+/// and is never returned: a few sign-ins on a few blocking threads left Doorway at 250 MiB
+/// resident. So the working memory is allocated once per permit, kept, and wiped after each use.
 #[derive(Clone)]
 pub struct Passwords {
     permits: Arc<Semaphore>,
+    memory: Arc<Mutex<Vec<Vec<Block>>>>,
     /// Verified against when the user does not exist, so timing does not reveal accounts.
     dummy_hash: &'static str,
 }
 
-fn argon2() -> anyhow::Result<Argon2<'static>> {
-    let params =
-        Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+fn params() -> anyhow::Result<Params> {
+    Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))
 }
 
+/// Working memory for `params`: `memory` if it is large enough, else a new allocation.
+fn blocks_for<'m>(memory: &'m mut Vec<Block>, params: &Params) -> &'m mut [Block] {
+    if memory.len() < params.block_count() {
+        *memory = vec![Block::default(); params.block_count()];
+    }
+    &mut memory[..params.block_count()]
+}
+
+/// A new argon2id PHC string for `password`, computed in `memory`.
+fn hash_with(password: &str, memory: &mut Vec<Block>) -> anyhow::Result<String> {
+    let params = params()?;
+    let salt = Salt::new(&doorway_core::secrets::random_bytes::<16>()).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let mut out = [0u8; 32];
+    let blocks = blocks_for(memory, &params);
+    let result = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()).hash_password_into_with_memory(
+        password.as_bytes(),
+        &salt,
+        &mut out,
+        &mut *blocks,
+    );
+    blocks.iter_mut().for_each(Zeroize::zeroize);
+    result.map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.into(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?,
+        salt: Some(salt),
+        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("argon2 output: {e}"))?),
+    };
+    out.zeroize();
+    Ok(phc.to_string())
+}
+
+/// Whether `password` matches the PHC string `stored` (any argon2 variant and parameters it
+/// names), computed in `memory`. A malformed hash matches nothing.
+fn verify_with(password: &str, stored: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(hash) = PasswordHash::new(stored) else { return false };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else { return false };
+    let Ok(algorithm) = Algorithm::new(hash.algorithm.as_str()) else { return false };
+    let version = match hash.version.map(Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&hash) else { return false };
+    let mut out = vec![0u8; expected.len()];
+    let blocks = blocks_for(memory, &params);
+    let computed = Argon2::new(algorithm, version, params.clone()).hash_password_into_with_memory(
+        password.as_bytes(),
+        salt,
+        &mut out,
+        &mut *blocks,
+    );
+    blocks.iter_mut().for_each(Zeroize::zeroize);
+    let matched = computed.is_ok() && bool::from(out.as_slice().ct_eq(expected.as_ref()));
+    out.zeroize();
+    matched
+}
+
+/// Hashes a password outside the server (CLI, demo set-up), with memory of its own.
 pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
-    Ok(argon2()?.hash_password(password.as_bytes()).map_err(|e| anyhow::anyhow!("argon2: {e}"))?.to_string())
+    hash_with(password, &mut Vec::new())
 }
 
 impl Passwords {
     pub fn new() -> anyhow::Result<Self> {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Ok(Self { permits: Arc::new(Semaphore::new(cores)), dummy_hash: DUMMY_HASH })
+        Ok(Self { permits: Arc::new(Semaphore::new(cores)), memory: Arc::default(), dummy_hash: DUMMY_HASH })
+    }
+
+    /// Runs `work` on the blocking pool with one permit's working memory.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let _permit = self.permits.acquire().await?;
+        let pool = Arc::clone(&self.memory);
+        let done = tokio::task::spawn_blocking(move || {
+            let mut memory = pool.lock().unwrap_or_else(PoisonError::into_inner).pop().unwrap_or_default();
+            let result = work(&mut memory);
+            pool.lock().unwrap_or_else(PoisonError::into_inner).push(memory);
+            result
+        })
+        .await?;
+        Ok(done)
     }
 
     pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
-        let _permit = self.permits.acquire().await?;
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
+        self.run(move |memory| hash_with(&password, memory)).await?
     }
 
     /// Verifies `password` against `stored`, or against a dummy hash when there is no user,
     /// taking the same time either way. True only for a real match.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> anyhow::Result<bool> {
-        let _permit = self.permits.acquire().await?;
         let real = stored.is_some();
         let hash = stored.unwrap_or(self.dummy_hash).to_owned();
         let password = password.to_owned();
-        let matched = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
-            Ok(argon2()?.verify_password(password.as_bytes(), hash.as_str()).is_ok())
-        })
-        .await??;
+        let matched = self.run(move |memory| verify_with(&password, &hash, memory)).await?;
         Ok(real && matched)
     }
 }
@@ -69,6 +148,22 @@ mod tests {
         let real = hash_blocking("anything at all").unwrap();
         let params = |h: &str| h.split('$').nth(3).map(str::to_owned);
         assert_eq!(params(DUMMY_HASH), params(&real));
-        assert!(argon2().unwrap().verify_password(b"x", DUMMY_HASH).is_err());
+        assert!(!verify_with("x", DUMMY_HASH, &mut Vec::new()));
+    }
+
+    #[test]
+    fn hashes_verify_with_the_argon2_crate_and_back() {
+        use argon2::{PasswordHasher, PasswordVerifier};
+        let mut memory = Vec::new();
+        let ours = hash_with("correct horse", &mut memory).unwrap();
+        assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        let reference = Argon2::new(Algorithm::Argon2id, Version::V0x13, params().unwrap());
+        assert!(reference.verify_password(b"correct horse", ours.as_str()).is_ok());
+        assert!(reference.verify_password(b"correct horsf", ours.as_str()).is_err());
+        let theirs = reference.hash_password(b"battery staple").unwrap().to_string();
+        assert!(verify_with("battery staple", &theirs, &mut memory), "memory reused across runs");
+        assert!(!verify_with("battery stapler", &theirs, &mut memory));
+        assert!(!verify_with("battery staple", "$argon2id$v=19$m=19456,t=2,p=1$bm90IGEgaGFzaA", &mut memory));
+        assert!(!verify_with("battery staple", "not a phc string", &mut memory));
     }
 }

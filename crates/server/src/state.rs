@@ -54,14 +54,23 @@ pub struct ScopeRegistry {
 
 impl ScopeRegistry {
     pub fn new(extra: &[ScopeDef]) -> Self {
+        // The claims are what Doorway releases for each built-in scope (see oidc::claims); an
+        // operator may reword a built-in scope's description, not change what it releases.
         let builtin = [
-            (Scope::OPENID, "Sign you in and know who you are (your account's unique identifier)"),
-            (Scope::PROFILE, "Read your profile: username, display name, picture, website and organizations"),
-            (Scope::EMAIL, "Read your email address"),
-            (Scope::READ_BILLING, "Know whether you have a payment method on file"),
+            ScopeDef::new(
+                Scope::OPENID,
+                "Sign you in and know who you are (your account's unique identifier)",
+                &["sub"],
+            ),
+            ScopeDef::new(
+                Scope::PROFILE,
+                "Read your profile: username, display name, picture, website and organizations",
+                &["name", "preferred_username", "profile", "picture", "website", "isPro", "orgs"],
+            ),
+            ScopeDef::new(Scope::EMAIL, "Read your email address", &["email", "email_verified"]),
+            ScopeDef::new(Scope::READ_BILLING, "Know whether you have a payment method on file", &["canPay"]),
         ];
-        let mut entries: Vec<ScopeDef> =
-            builtin.iter().map(|(n, d)| ScopeDef { name: (*n).to_owned(), description: (*d).to_owned() }).collect();
+        let mut entries: Vec<ScopeDef> = builtin.to_vec();
         for def in extra {
             if let Some(existing) = entries.iter_mut().find(|e| e.name == def.name) {
                 existing.description.clone_from(&def.description);
@@ -75,6 +84,11 @@ impl ScopeRegistry {
 
     pub fn known(&self) -> &ScopeSet {
         &self.set
+    }
+
+    /// Every scope, in registry order, with its description and the claims it releases.
+    pub fn entries(&self) -> &[ScopeDef] {
+        &self.entries
     }
 
     pub fn names(&self) -> Vec<String> {

@@ -29,6 +29,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("device.html", include_str!("../templates/device.html")),
     ("device_confirm.html", include_str!("../templates/device_confirm.html")),
     ("device_done.html", include_str!("../templates/device_done.html")),
+    ("console_list.html", include_str!("../templates/console_list.html")),
+    ("console_form.html", include_str!("../templates/console_form.html")),
+    ("console_app.html", include_str!("../templates/console_app.html")),
+    ("console_hosted.html", include_str!("../templates/console_hosted.html")),
+    ("docs_sign_in.html", include_str!("../templates/docs_sign_in.html")),
+    ("settings_nav.html", include_str!("../templates/settings_nav.html")),
+    ("settings_connected.html", include_str!("../templates/settings_connected.html")),
+    ("settings_sessions.html", include_str!("../templates/settings_sessions.html")),
 ];
 
 impl Ui {
@@ -36,6 +44,9 @@ impl Ui {
         let mut env = Environment::new();
         for (name, source) in TEMPLATES {
             env.add_template(name, source)?;
+        }
+        if let Some(dir) = &config.templates_dir {
+            load_overrides(&mut env, dir)?;
         }
         env.add_global("platform", config.platform_name.clone());
         env.add_global("issuer", config.issuer.clone());
@@ -50,6 +61,31 @@ impl Ui {
     pub fn render(&self, name: &str, ctx: Value) -> Result<String, minijinja::Error> {
         self.env.get_template(name)?.render(ctx)
     }
+}
+
+/// Replaces built-in templates with the `.html` files of `dir` that have the same name; other
+/// `.html` files there are added (partials an override includes). Read once, at start-up: a
+/// template that does not parse stops the server with its file name, never a broken page later.
+fn load_overrides(env: &mut Environment<'static>, dir: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("reading the templates directory {}", dir.display()))?;
+    let mut loaded = Vec::new();
+    for entry in entries {
+        let path = entry.with_context(|| format!("reading the templates directory {}", dir.display()))?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
+        if !path.is_file() || !name.ends_with(".html") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).with_context(|| format!("reading template {}", path.display()))?;
+        env.add_template_owned(name.clone(), source).with_context(|| format!("template {}", path.display()))?;
+        loaded.push(name);
+    }
+    loaded.sort();
+    let (overridden, added): (Vec<&String>, Vec<&String>) =
+        loaded.iter().partition(|name| TEMPLATES.iter().any(|(builtin, _)| builtin == name));
+    tracing::info!(dir = %dir.display(), ?overridden, ?added, "templates loaded from the templates directory");
+    Ok(())
 }
 
 /// A serialisable value for a template context.

@@ -4,14 +4,70 @@ use doorway_core::model::{Client, ClientKind};
 use doorway_core::oauth::grant::GrantTypes;
 use doorway_core::types::{RedirectPolicy, RedirectUri, ScopeSet};
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
 use crate::{Result, Store, StoreError, execute, on_pool};
 
-const CLIENT_COLUMNS: &str = "client_id, secret_hash, kind, name, homepage_url, logo_uri, redirect_uris, \
+/// How long a cached app may be served: bounds how stale another process's change can be.
+pub const CLIENT_CACHE_TTL: Duration = Duration::from_secs(1);
+/// Entries kept at most; past it, the cache starts over (only registered apps get in).
+const CLIENT_CACHE_MAX: usize = 4096;
+
+/// Recently read apps. A read that started before a local change (`generation` moved on) is
+/// not cached, so a change made here is never hidden by a read racing with it.
+#[derive(Debug, Default)]
+pub(crate) struct ClientCache {
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    entries: HashMap<String, (Instant, Client)>,
+    generation: u64,
+}
+
+impl ClientCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(&self, client_id: &str) -> Option<Client> {
+        let inner = self.lock();
+        let (at, client) = inner.entries.get(client_id)?;
+        (at.elapsed() < CLIENT_CACHE_TTL).then(|| client.clone())
+    }
+
+    fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    fn put(&self, client: &Client, generation: u64) {
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
+        }
+        if inner.entries.len() >= CLIENT_CACHE_MAX {
+            inner.entries.clear();
+        }
+        inner.entries.insert(client.client_id.clone(), (Instant::now(), client.clone()));
+    }
+
+    fn forget(&self, client_id: &str) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.entries.remove(client_id);
+    }
+}
+
+pub(crate) const CLIENT_COLUMNS: &str = "client_id, secret_hash, kind, name, homepage_url, logo_uri, redirect_uris, \
      redirect_policy, scopes, require_pkce, id_token_alg, owner_id, created_at, grant_types, \
-     post_logout_redirect_uris, backchannel_logout_uri";
+     post_logout_redirect_uris, backchannel_logout_uri, description, policy_uri, tos_uri, first_party, \
+     previous_secret_hash, previous_secret_expires_at, access_token_ttl, authorized_org";
 
 #[derive(sqlx::FromRow)]
-struct ClientRow {
+pub(crate) struct ClientRow {
     client_id: String,
     secret_hash: Option<String>,
     kind: String,
@@ -28,6 +84,14 @@ struct ClientRow {
     grant_types: String,
     post_logout_redirect_uris: String,
     backchannel_logout_uri: Option<String>,
+    description: Option<String>,
+    policy_uri: Option<String>,
+    tos_uri: Option<String>,
+    first_party: bool,
+    previous_secret_hash: Option<String>,
+    previous_secret_expires_at: Option<i64>,
+    access_token_ttl: Option<i64>,
+    authorized_org: Option<String>,
 }
 
 fn parse_uris(json: &str) -> Option<Vec<RedirectUri>> {
@@ -35,7 +99,7 @@ fn parse_uris(json: &str) -> Option<Vec<RedirectUri>> {
     uris.iter().map(|u| RedirectUri::parse(u).ok()).collect()
 }
 
-fn uris_json(uris: &[RedirectUri]) -> Result<String> {
+pub(crate) fn uris_json(uris: &[RedirectUri]) -> Result<String> {
     let uris: Vec<&str> = uris.iter().map(RedirectUri::as_str).collect();
     serde_json::to_string(&uris).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -66,6 +130,14 @@ impl TryFrom<ClientRow> for Client {
             owner_id: r.owner_id,
             created_at: r.created_at,
             backchannel_logout_uri: r.backchannel_logout_uri,
+            description: r.description,
+            policy_uri: r.policy_uri,
+            tos_uri: r.tos_uri,
+            first_party: r.first_party,
+            previous_secret_hash: r.previous_secret_hash,
+            previous_secret_expires_at: r.previous_secret_expires_at,
+            access_token_ttl: r.access_token_ttl,
+            authorized_org: r.authorized_org,
         })
     }
 }
@@ -113,7 +185,7 @@ impl From<&Client> for NewClient {
     }
 }
 
-fn kind_str(kind: ClientKind) -> &'static str {
+pub(crate) fn kind_str(kind: ClientKind) -> &'static str {
     match kind {
         ClientKind::Public => "public",
         ClientKind::Confidential => "confidential",
@@ -178,10 +250,32 @@ impl Store {
                 .execute(pool)
                 .await
         })?;
+        self.forget_client(&client.client_id);
         Ok(done == 1)
     }
 
+    /// An app by id. Served from a per-process cache for up to [`CLIENT_CACHE_TTL`]: the token,
+    /// introspection and authorization endpoints read the app on every call. Changes made
+    /// through this store are seen at once; changes made by another process (another node, the
+    /// CLI) within the TTL.
     pub async fn find_client(&self, client_id: &str) -> Result<Option<Client>> {
+        if let Some(client) = self.clients.get(client_id) {
+            return Ok(Some(client));
+        }
+        let generation = self.clients.generation();
+        let client = self.find_client_uncached(client_id).await?;
+        if let Some(client) = &client {
+            self.clients.put(client, generation);
+        }
+        Ok(client)
+    }
+
+    /// Forgets a cached app: every store method that changes or deletes a `clients` row calls it.
+    pub fn forget_client(&self, client_id: &str) {
+        self.clients.forget(client_id);
+    }
+
+    async fn find_client_uncached(&self, client_id: &str) -> Result<Option<Client>> {
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1");
         let row: Option<ClientRow> =
             on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(client_id).fetch_optional(pool).await)?;
@@ -200,6 +294,7 @@ impl Store {
         let done = execute!(self, |pool| {
             sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(pool).await
         })?;
+        self.forget_client(client_id);
         Ok(done == 1)
     }
 
@@ -212,6 +307,7 @@ impl Store {
                 .execute(pool)
                 .await
         })?;
+        self.forget_client(client_id);
         Ok(done == 1)
     }
 }

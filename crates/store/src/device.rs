@@ -142,7 +142,7 @@ impl Store {
         let consume = "UPDATE device_codes SET status = 'consumed' \
                        WHERE device_code_hash = $1 AND status = 'approved' AND expires_at > $2";
         on_writer!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = sqlx::Connection::begin(pool).await?;
             let done = sqlx::query(consume).bind(device_code_hash).bind(now).execute(&mut *tx).await?;
             if done.rows_affected() != 1 {
                 tx.rollback().await?;

@@ -4,9 +4,10 @@
 //! family id, so a replay revokes the grant whole.
 
 use doorway_core::OAuthError;
-use doorway_core::model::{AccessToken, AuthorizationCode, RefreshToken};
+use doorway_core::model::{AccessToken, AuthorizationCode, RefreshToken, User};
 use doorway_core::types::ScopeSet;
 
+use crate::users::{JOINED_USER_COLUMNS, JoinedUserRow};
 use crate::{Result, Store, StoreError, execute, on_pool, on_writer};
 
 fn scope_of(raw: &str, what: &str) -> Result<ScopeSet> {
@@ -159,8 +160,12 @@ pub enum RefreshOutcome {
 
 const CODE_COLUMNS: &str = "code_hash, client_id, user_id, redirect_uri, redirect_uri_sent, scope, nonce, \
      code_challenge, auth_time, created_at, expires_at, sid";
-const TOKEN_COLUMNS: &str =
-    "token_hash, client_id, user_id, scope, code_hash, family_id, created_at, expires_at, revoked_at";
+/// An access token's columns, of a table aliased `t`.
+const TOKEN_COLUMNS_T: &str = "t.token_hash, t.client_id, t.user_id, t.scope, t.code_hash, t.family_id, \
+     t.created_at, t.expires_at, t.revoked_at";
+/// [`REFRESH_COLUMNS`] of a table aliased `t`.
+const REFRESH_COLUMNS_T: &str = "t.token_hash, t.family_id, t.client_id, t.user_id, t.scope, t.auth_time, t.sid, \
+     t.created_at, t.idle_expires_at, t.absolute_expires_at, t.rotated_at, t.revoked_at";
 const REFRESH_COLUMNS: &str = "token_hash, family_id, client_id, user_id, scope, auth_time, sid, created_at, \
      idle_expires_at, absolute_expires_at, rotated_at, revoked_at";
 
@@ -263,7 +268,7 @@ impl Store {
         );
         let replay_client = "SELECT client_id FROM authorization_codes WHERE code_hash = $1";
         on_writer!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = sqlx::Connection::begin(pool).await?;
             let row: Option<CodeRow> =
                 sqlx::query_as(sqlx::AssertSqlSafe(consume)).bind(now).bind(code_hash).fetch_optional(&mut *tx).await?;
             let Some(row) = row else {
@@ -303,7 +308,7 @@ impl Store {
         );
         let select = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
         on_writer!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = sqlx::Connection::begin(pool).await?;
             let rotated: Option<RefreshRow> = sqlx::query_as(sqlx::AssertSqlSafe(rotate))
                 .bind(now)
                 .bind(token_hash)
@@ -403,13 +408,29 @@ impl Store {
     }
 
     pub async fn find_access_token(&self, token_hash: &str) -> Result<Option<AccessToken>> {
-        let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = $1");
-        let row: Option<TokenRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        Ok(self.find_access_token_with_user(token_hash).await?.map(|(token, _)| token))
+    }
+
+    /// An access token and, when it has one, its user (whatever their state), in one query:
+    /// what userinfo and introspection need on every call.
+    pub async fn find_access_token_with_user(&self, token_hash: &str) -> Result<Option<(AccessToken, Option<User>)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            token: TokenRow,
+            #[sqlx(flatten)]
+            user: JoinedUserRow,
+        }
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS_T}, {JOINED_USER_COLUMNS} FROM access_tokens t \
+             LEFT JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
+        );
+        let row: Option<Row> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(token_hash)
             .fetch_optional(pool)
             .await)?;
-        row.map(|r| {
-            Ok(AccessToken {
+        row.map(|Row { token: r, user }| {
+            let token = AccessToken {
                 scope: scope_of(&r.scope, "token")?,
                 token_hash: r.token_hash,
                 client_id: r.client_id,
@@ -419,18 +440,34 @@ impl Store {
                 created_at: r.created_at,
                 expires_at: r.expires_at,
                 revoked: r.revoked_at.is_some(),
-            })
+            };
+            Ok((token, user.into_user()))
         })
         .transpose()
     }
 
     pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>> {
-        let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
-        let row: Option<RefreshRow> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        Ok(self.find_refresh_token_with_user(token_hash).await?.map(|(token, _)| token))
+    }
+
+    /// A refresh token and its user (absent only if the account is gone), in one query.
+    pub async fn find_refresh_token_with_user(&self, token_hash: &str) -> Result<Option<(RefreshToken, Option<User>)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            token: RefreshRow,
+            #[sqlx(flatten)]
+            user: JoinedUserRow,
+        }
+        let sql = format!(
+            "SELECT {REFRESH_COLUMNS_T}, {JOINED_USER_COLUMNS} FROM refresh_tokens t \
+             LEFT JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
+        );
+        let row: Option<Row> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(token_hash)
             .fetch_optional(pool)
             .await)?;
-        row.map(RefreshToken::try_from).transpose()
+        row.map(|Row { token, user }| Ok((RefreshToken::try_from(token)?, user.into_user()))).transpose()
     }
 
     /// Revokes one access token.
@@ -442,7 +479,7 @@ impl Store {
     /// Revokes every refresh and access token of a grant.
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<u64> {
         on_writer!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = sqlx::Connection::begin(pool).await?;
             let revoked = revoke_family_in!(self, tx, family_id, now);
             tx.commit().await?;
             Ok(revoked)
@@ -473,7 +510,7 @@ impl Store {
         ];
         let postgres = self.dialect() == "postgres";
         on_writer!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = sqlx::Connection::begin(pool).await?;
             for sql in &pending {
                 let query = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(now).bind(user_id);
                 match client_id {

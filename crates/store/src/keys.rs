@@ -47,7 +47,7 @@ impl Store {
     /// Returns false when `kid` is not a `next` key of `alg` (another node got there first).
     pub async fn activate_signing_key(&self, kid: &str, alg: &str, now: i64) -> Result<bool> {
         on_writer!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = sqlx::Connection::begin(pool).await?;
             let promoted = sqlx::query(
                 "UPDATE signing_keys SET status = 'active', activated_at = $1 \
                  WHERE kid = $2 AND alg = $3 AND status = 'next'",

@@ -5,47 +5,85 @@
 //! the SQL text: SQLite numbers them by first appearance.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
+use crate::pool::SqliteConns;
+
+mod admin_tokens;
+mod admin_users;
+mod apps;
 mod clients;
+mod connected;
 mod device;
 mod grants;
 mod keys;
 mod logout;
+mod pool;
 mod purge;
 mod sessions;
+mod user_sessions;
 mod users;
 
-pub use clients::NewClient;
+pub use admin_tokens::{ADMIN_TOKEN_TOUCH_INTERVAL, AdminToken, NewAdminToken};
+pub use admin_users::{UserCursor, UserFlags};
+pub use apps::AppProfile;
+pub use clients::{CLIENT_CACHE_TTL, NewClient};
+pub use connected::{ConnectedApp, RevokedGrant};
 pub use grants::{Issue, NewAccessToken, NewRefreshToken, RedeemOutcome, RefreshOutcome};
 pub use keys::StoredKey;
 pub use logout::LogoutDelivery;
 pub use purge::Purged;
 pub use sessions::Interaction;
+pub use user_sessions::{SESSION_TOUCH_INTERVAL, SessionInfo};
 pub use users::{NewUser, ProfileUpdate};
 
-/// Runs `$body` with `$pool` bound to the store's pool, whichever dialect it is.
+/// Runs `$body` with `$pool` bound to one connection (`&mut` a dialect's connection) for the
+/// length of the body. A body that runs several statements reborrows it: `&mut *pool`.
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.pool {
-            $crate::Pool::Sqlite($pool) => $body,
-            $crate::Pool::Postgres($pool) => $body,
+            $crate::Pool::Sqlite { readers, .. } => match readers.acquire().await {
+                Ok(mut conn) => {
+                    let $pool = &mut *conn;
+                    $body
+                }
+                Err(err) => Err(err.into()),
+            },
+            $crate::Pool::Postgres(pg) => match pg.acquire().await {
+                Ok(mut conn) => {
+                    let $pool = &mut *conn;
+                    $body
+                }
+                Err(err) => Err(err.into()),
+            },
         }
     };
 }
 pub(crate) use on_pool;
 
 /// Like [`on_pool!`], for work that writes: on SQLite it runs on the single writer connection
-/// (SQLite has one writer at a time; queueing in the pool beats spinning on SQLITE_BUSY).
+/// (SQLite has one writer at a time; queueing for it beats spinning on SQLITE_BUSY).
 macro_rules! on_writer {
     ($store:expr, |$pool:ident| $body:expr) => {
-        match (&$store.pool, &$store.writer) {
-            (_, Some($pool)) => $body,
-            ($crate::Pool::Sqlite($pool), None) => $body,
-            ($crate::Pool::Postgres($pool), _) => $body,
+        match &$store.pool {
+            $crate::Pool::Sqlite { writer, .. } => match writer.acquire().await {
+                Ok(mut conn) => {
+                    let $pool = &mut *conn;
+                    $body
+                }
+                Err(err) => Err(err.into()),
+            },
+            $crate::Pool::Postgres(pg) => match pg.acquire().await {
+                Ok(mut conn) => {
+                    let $pool = &mut *conn;
+                    $body
+                }
+                Err(err) => Err(err.into()),
+            },
         }
     };
 }
@@ -54,11 +92,7 @@ pub(crate) use on_writer;
 /// A writing statement (see [`on_writer!`]): yields the number of rows affected.
 macro_rules! execute {
     ($store:expr, |$pool:ident| $body:expr) => {
-        match (&$store.pool, &$store.writer) {
-            (_, Some($pool)) => $body.map(|done| done.rows_affected()),
-            ($crate::Pool::Sqlite($pool), None) => $body.map(|done| done.rows_affected()),
-            ($crate::Pool::Postgres($pool), _) => $body.map(|done| done.rows_affected()),
-        }
+        $crate::on_writer!($store, |$pool| $body.map(|done| done.rows_affected()))
     };
 }
 pub(crate) use execute;
@@ -100,7 +134,11 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {
-    Sqlite(SqlitePool),
+    /// Readers, and the one connection that writes.
+    Sqlite {
+        readers: Arc<SqliteConns>,
+        writer: Arc<SqliteConns>,
+    },
     Postgres(PgPool),
 }
 
@@ -121,8 +159,7 @@ impl Default for PoolOptions {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: Pool,
-    /// SQLite only: the one connection that writes.
-    writer: Option<SqlitePool>,
+    clients: Arc<clients::ClientCache>,
 }
 
 impl Store {
@@ -135,7 +172,7 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
-            Store { pool: Pool::Postgres(pool), writer: None }
+            Store { pool: Pool::Postgres(pool), clients: Arc::default() }
         } else {
             // WAL lets readers proceed during a write; NORMAL is durable across application
             // crashes in WAL mode and costs a fraction of FULL's fsyncs.
@@ -146,17 +183,9 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
-            let writer = SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(options.acquire_timeout)
-                .connect_with(connect.clone())
-                .await?;
-            let pool = SqlitePoolOptions::new()
-                .max_connections(options.max_connections)
-                .acquire_timeout(options.acquire_timeout)
-                .connect_with(connect)
-                .await?;
-            Store { pool: Pool::Sqlite(pool), writer: Some(writer) }
+            let writer = SqliteConns::open(connect.clone(), 1, options.acquire_timeout).await?;
+            let readers = SqliteConns::open(connect, options.max_connections, options.acquire_timeout).await?;
+            Store { pool: Pool::Sqlite { readers, writer }, clients: Arc::default() }
         };
         store.migrate().await?;
         Ok(store)
@@ -164,17 +193,19 @@ impl Store {
 
     /// Applies pending migrations of this store's dialect.
     pub async fn migrate(&self) -> Result<()> {
-        match (&self.pool, &self.writer) {
-            (Pool::Sqlite(_), Some(writer)) => sqlx::migrate!("./migrations/sqlite").run(writer).await?,
-            (Pool::Sqlite(pool), None) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-            (Pool::Postgres(pool), _) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        match &self.pool {
+            Pool::Sqlite { writer, .. } => {
+                let mut conn = writer.acquire().await?;
+                sqlx::migrate!("./migrations/sqlite").run(&mut *conn).await?;
+            }
+            Pool::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
 
     pub fn dialect(&self) -> &'static str {
         match self.pool {
-            Pool::Sqlite(_) => "sqlite",
+            Pool::Sqlite { .. } => "sqlite",
             Pool::Postgres(_) => "postgres",
         }
     }
@@ -186,9 +217,12 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        on_pool!(self, |pool| pool.close().await);
-        if let Some(writer) = &self.writer {
-            writer.close().await;
+        match &self.pool {
+            Pool::Sqlite { readers, writer } => {
+                readers.close().await;
+                writer.close().await;
+            }
+            Pool::Postgres(pool) => pool.close().await,
         }
     }
 }

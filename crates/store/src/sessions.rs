@@ -198,6 +198,7 @@ struct SessionUserRow {
     session_auth_time: i64,
     session_created_at: i64,
     session_expires_at: i64,
+    session_last_seen_at: Option<i64>,
 }
 
 impl Store {
@@ -207,15 +208,27 @@ impl Store {
         id_hash: &str,
         now: i64,
     ) -> Result<Option<(Session, doorway_core::model::User)>> {
+        Ok(self.find_session_user_seen(id_hash, now).await?.map(|(session, user, _)| (session, user)))
+    }
+
+    /// A live session with its (enabled) user, and when the session was last seen (see
+    /// [`Store::touch_session`]), in one query.
+    pub async fn find_session_user_seen(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<(Session, doorway_core::model::User, Option<i64>)>> {
         let sql = "SELECT u.id, u.sub, u.username, u.email, u.email_verified, u.name, u.avatar_url, u.website, \
                    u.is_admin, u.is_pro, u.can_pay, u.disabled, u.created_at, \
                    s.id_hash AS session_id_hash, s.sid AS session_sid, s.auth_time AS session_auth_time, \
-                   s.created_at AS session_created_at, s.expires_at AS session_expires_at \
+                   s.created_at AS session_created_at, s.expires_at AS session_expires_at, \
+                   s.last_seen_at AS session_last_seen_at \
                    FROM sessions s JOIN users u ON u.id = s.user_id \
                    WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT u.disabled";
         let row: Option<SessionUserRow> =
             on_pool!(self, |pool| sqlx::query_as(sql).bind(id_hash).bind(now).fetch_optional(pool).await)?;
         Ok(row.map(|r| {
+            let last_seen_at = r.session_last_seen_at;
             let user = doorway_core::model::User::from(r.user);
             let session = Session::from(SessionRow {
                 id_hash: r.session_id_hash,
@@ -225,7 +238,7 @@ impl Store {
                 created_at: r.session_created_at,
                 expires_at: r.session_expires_at,
             });
-            (session, user)
+            (session, user, last_seen_at)
         }))
     }
 }

@@ -5,7 +5,7 @@ use doorway_core::types::{Email, Username};
 
 use crate::{Result, Store, execute, on_pool};
 
-const USER_COLUMNS: &str = "id, sub, username, email, email_verified, name, avatar_url, website, \
+pub(crate) const USER_COLUMNS: &str = "id, sub, username, email, email_verified, name, avatar_url, website, \
      is_admin, is_pro, can_pay, disabled, created_at";
 
 #[derive(sqlx::FromRow)]
@@ -42,6 +42,50 @@ impl From<UserRow> for User {
             disabled: r.disabled,
             created_at: r.created_at,
         }
+    }
+}
+
+/// The user columns of a `LEFT JOIN users u`, each prefixed `u_`: absent when nothing joined.
+pub(crate) const JOINED_USER_COLUMNS: &str = "u.id AS u_id, u.sub AS u_sub, u.username AS u_username, \
+     u.email AS u_email, u.email_verified AS u_email_verified, u.name AS u_name, u.avatar_url AS u_avatar_url, \
+     u.website AS u_website, u.is_admin AS u_is_admin, u.is_pro AS u_is_pro, u.can_pay AS u_can_pay, \
+     u.disabled AS u_disabled, u.created_at AS u_created_at";
+
+/// A user read through a `LEFT JOIN` (see [`JOINED_USER_COLUMNS`]).
+#[derive(sqlx::FromRow)]
+pub(crate) struct JoinedUserRow {
+    u_id: Option<String>,
+    u_sub: Option<String>,
+    u_username: Option<String>,
+    u_email: Option<String>,
+    u_email_verified: Option<bool>,
+    u_name: Option<String>,
+    u_avatar_url: Option<String>,
+    u_website: Option<String>,
+    u_is_admin: Option<bool>,
+    u_is_pro: Option<bool>,
+    u_can_pay: Option<bool>,
+    u_disabled: Option<bool>,
+    u_created_at: Option<i64>,
+}
+
+impl JoinedUserRow {
+    pub(crate) fn into_user(self) -> Option<User> {
+        Some(User {
+            id: self.u_id?,
+            sub: self.u_sub?,
+            username: self.u_username?,
+            email: self.u_email?,
+            email_verified: self.u_email_verified?,
+            name: self.u_name,
+            avatar_url: self.u_avatar_url,
+            website: self.u_website,
+            is_admin: self.u_is_admin?,
+            is_pro: self.u_is_pro?,
+            can_pay: self.u_can_pay?,
+            disabled: self.u_disabled?,
+            created_at: self.u_created_at?,
+        })
     }
 }
 

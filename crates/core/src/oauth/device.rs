@@ -160,6 +160,14 @@ mod tests {
             grant_types: Default::default(),
             post_logout_redirect_uris: Vec::new(),
             backchannel_logout_uri: None,
+            description: None,
+            policy_uri: None,
+            tos_uri: None,
+            first_party: false,
+            previous_secret_hash: None,
+            previous_secret_expires_at: None,
+            access_token_ttl: None,
+            authorized_org: None,
         }
     }
 

@@ -109,6 +109,23 @@ pub fn authenticate(credentials: &ClientCredentials, client: &Client) -> Result<
     }
 }
 
+/// [`authenticate`], also accepting the secret replaced by the app's last rotation while its
+/// grace period runs (`previous_secret_expires_at` is after `now`).
+pub fn authenticate_at(credentials: &ClientCredentials, client: &Client, now: i64) -> Result<(), OAuthError> {
+    let current = authenticate(credentials, client);
+    if current.is_ok() {
+        return current;
+    }
+    match (credentials, &client.previous_secret_hash, client.previous_secret_expires_at) {
+        (ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. }, Some(hash), Some(until))
+            if !client.is_public() && now < until && verify_secret(secret, hash) =>
+        {
+            Ok(())
+        }
+        _ => current,
+    }
+}
+
 /// RFC 6749 §4.1.3 and RFC 7636 §4.6: the checks a consumed code must pass.
 pub fn check_code(code: &AuthorizationCode, client: &Client, params: &Params, now: i64) -> Result<(), OAuthError> {
     if now >= code.expires_at {

@@ -30,6 +30,10 @@ pub enum AppsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Provision a hosted app: a confidential app accepting any redirect URL under one origin.
+    /// Prints the environment block (OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_SCOPES,
+    /// OPENID_PROVIDER_URL); the secret is shown once.
+    Provision(crate::cli::provision::ProvisionArgs),
     /// List apps.
     List {
         #[arg(long)]
@@ -43,7 +47,9 @@ pub enum AppsCommand {
 pub struct CreateArgs {
     #[arg(long)]
     name: String,
-    #[arg(long = "redirect-uri", value_name = "URI", required = true)]
+    /// Repeatable. Required unless the app has no authorization_code grant (a device-only or
+    /// client_credentials-only app).
+    #[arg(long = "redirect-uri", value_name = "URI")]
     redirect_uris: Vec<String>,
     #[arg(long, default_value = "openid profile email")]
     scopes: String,
@@ -115,13 +121,15 @@ pub async fn run(config: &Config, store: &Store, cmd: AppsCommand) -> anyhow::Re
     match cmd {
         AppsCommand::Create(args) => create(config, store, args).await,
         AppsCommand::Update(args) => update(config, store, args).await,
+        AppsCommand::Provision(args) => crate::cli::provision::provision(config, store, args).await,
         AppsCommand::RotateSecret { client_id, json } => {
             let client = find(store, &client_id).await?;
             if client.kind != ClientKind::Confidential {
                 bail!("app {client_id} is public: it has no secret");
             }
             let secret = random_token("dws_");
-            store.set_client_secret(&client.client_id, &hash_secret(&secret)).await?;
+            // No grace: the old secret (and any earlier one still in grace) stops at once.
+            store.rotate_client_secret(&client.client_id, &hash_secret(&secret), None).await?;
             tracing::info!(client_id = %client.client_id, "client secret rotated");
             if json {
                 let out = json!({ "client_id": client.client_id, "client_secret": secret });
@@ -164,6 +172,9 @@ async fn create(config: &Config, store: &Store, args: CreateArgs) -> anyhow::Res
         Some(raw) => Some(parse_backchannel_uri(raw)?),
         None => None,
     };
+    if args.redirect_uris.is_empty() && grant_types.allows(GrantType::AuthorizationCode) {
+        bail!("--redirect-uri is required for an app with the authorization_code grant");
+    }
     let secret = (kind == ClientKind::Confidential).then(|| random_token("dws_"));
     let new = NewClient {
         client_id: uuid::Uuid::new_v4().to_string(),
@@ -257,7 +268,7 @@ fn optional(raw: &str) -> Option<&str> {
     Some(raw.trim()).filter(|v| !v.is_empty())
 }
 
-fn parse_name(raw: &str) -> anyhow::Result<String> {
+pub(super) fn parse_name(raw: &str) -> anyhow::Result<String> {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > 100 {
         bail!("--name must be 1 to 100 characters");
@@ -273,7 +284,7 @@ fn parse_policy(raw: &str) -> anyhow::Result<RedirectPolicy> {
     RedirectPolicy::parse(raw).with_context(|| format!("--redirect-policy must be exact or origin, not '{raw}'"))
 }
 
-fn parse_scopes(config: &Config, raw: &str) -> anyhow::Result<ScopeSet> {
+pub(super) fn parse_scopes(config: &Config, raw: &str) -> anyhow::Result<ScopeSet> {
     let scopes = ScopeSet::parse(raw).map_err(anyhow::Error::msg).context("--scopes")?;
     let registry = ScopeRegistry::new(&config.extra_scopes);
     if let Some(unknown) = scopes.missing_from(registry.known()).next() {

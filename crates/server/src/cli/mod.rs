@@ -7,12 +7,15 @@ use doorway_store::Store;
 
 use crate::config::{Config, GlobalArgs, ServeArgs};
 
+mod admin_tokens;
 mod apps;
 mod keys;
 mod logout;
+mod provision;
 mod serve;
 mod users;
 
+pub use admin_tokens::AdminTokensCommand;
 pub use apps::AppsCommand;
 pub use keys::KeysCommand;
 pub use logout::LogoutCommand;
@@ -43,6 +46,9 @@ pub enum Command {
     /// Back-channel logout: delivery status per app.
     #[command(subcommand)]
     Logout(LogoutCommand),
+    /// Tokens of the admin API (/api/v1): create (printed once), list, revoke.
+    #[command(subcommand)]
+    AdminTokens(AdminTokensCommand),
     /// Apply database migrations and exit.
     Migrate,
 }
@@ -71,6 +77,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logout(cmd) => {
             let (_, store) = open(&cli.global).await?;
             logout::run(&store, cmd).await
+        }
+        Command::AdminTokens(cmd) => {
+            let (_, store) = open(&cli.global).await?;
+            admin_tokens::run(&store, cmd).await
         }
     }
 }

@@ -125,7 +125,9 @@ async fn proceed(
         fresh_login: interaction
             .is_some_and(|i| i.login_at.is_some() && i.user_id.as_deref() == Some(&current.user.id)),
     });
+    // An app an operator marked first-party needs no consent (prompt=consent still asks).
     let consent_covers = match &user {
+        Some(_) if client.first_party => true,
         Some(current) => state
             .store
             .find_consent(&current.user.id, &client.client_id)
@@ -236,6 +238,8 @@ async fn issue_code(
     state.store.insert_code(&record).await?;
     // Back-channel logout reaches the apps this session signed in to.
     state.store.record_session_client(&current.session.sid, &request.client_id, &current.user.id, now).await?;
+    // "Last used" on the connected-apps page.
+    state.store.touch_consent(&current.user.id, &request.client_id, now).await?;
     let mut params = vec![("code", code.as_str())];
     if let Some(s) = &request.state {
         params.push(("state", s));

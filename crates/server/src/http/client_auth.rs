@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, header};
 use doorway_core::OAuthError;
 use doorway_core::model::Client;
 use doorway_core::oauth::params::Params;
-use doorway_core::oauth::token::{ClientCredentials, authenticate, client_credentials};
+use doorway_core::oauth::token::{ClientCredentials, authenticate_at, client_credentials};
 use doorway_core::secrets::hash_secret;
 
 use crate::http::error::{JsonError, store_error};
@@ -36,7 +36,8 @@ async fn lookup(state: &AppState, credentials: &ClientCredentials, params: &Para
         }
     };
     let client = state.store.find_client(&client_id).await.map_err(|e| store_error(&e))?.ok_or_else(failed)?;
-    authenticate(credentials, &client).inspect_err(|_| {
+    // A secret replaced by a rotation still works during the grace period the developer chose.
+    authenticate_at(credentials, &client, crate::state::now()).inspect_err(|_| {
         tracing::warn!(target: "security", event = "client_auth_failed", client_id = %client.client_id,
             "client authentication failed");
     })?;

@@ -45,7 +45,7 @@ async fn handle(
     let refresh_first = params.get("token_type_hint")? == Some("refresh_token");
 
     let access = async {
-        let Some(t) = state.store.find_access_token(&hash).await? else {
+        let Some((t, user)) = state.store.find_access_token_with_user(&hash).await? else {
             return Ok::<_, JsonError>(None);
         };
         if t.revoked || t.expires_at <= now {
@@ -60,8 +60,8 @@ async fn handle(
             "iat": t.created_at,
             "iss": state.config.issuer,
         });
-        if let Some(user_id) = &t.user_id {
-            match state.store.find_user(user_id).await?.filter(|u| !u.disabled) {
+        if t.user_id.is_some() {
+            match user.filter(|u| !u.disabled) {
                 Some(user) => {
                     body["sub"] = json!(user.sub);
                     body["username"] = json!(user.username);
@@ -73,14 +73,14 @@ async fn handle(
         Ok(Some(body))
     };
     let refresh = async {
-        let Some(t) = state.store.find_refresh_token(&hash).await? else {
+        let Some((t, user)) = state.store.find_refresh_token_with_user(&hash).await? else {
             return Ok::<_, JsonError>(None);
         };
         let exp = t.idle_expires_at.min(t.absolute_expires_at);
         if t.revoked_at.is_some() || t.rotated_at.is_some() || exp <= now {
             return Ok(Some(inactive.clone()));
         }
-        match state.store.find_user(&t.user_id).await?.filter(|u| !u.disabled) {
+        match user.filter(|u| !u.disabled) {
             Some(user) => Ok(Some(json!({
                 "active": true,
                 "scope": t.scope.to_string(),

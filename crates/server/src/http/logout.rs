@@ -318,7 +318,7 @@ pub async fn queue_logout_tokens(
     Ok(queued)
 }
 
-fn sign(keys: &KeySet, client: &Client, claims: &Map<String, Value>) -> Option<String> {
+pub(crate) fn sign(keys: &KeySet, client: &Client, claims: &Map<String, Value>) -> Option<String> {
     let alg = SigningAlg::parse(&client.id_token_alg).unwrap_or(SigningAlg::Rs256);
     let signed = keys.signer(alg).map(|key| key.sign_with_typ(claims, LOGOUT_TOKEN_TYP));
     match signed {

@@ -13,12 +13,16 @@ use tower_http::trace::TraceLayer;
 use crate::state::AppState;
 
 mod account;
+pub mod admin;
 mod authorize;
 mod avatar;
+mod badges;
 mod client_auth;
+pub(crate) mod console;
 pub mod demo;
 mod device;
 mod discovery;
+mod docs_page;
 pub mod error;
 mod form;
 mod introspect;
@@ -26,6 +30,7 @@ pub mod logout;
 mod password;
 mod revoke;
 mod session;
+mod settings;
 pub mod token;
 mod userinfo;
 
@@ -64,9 +69,24 @@ pub fn router(state: AppState) -> Router {
         .route(routes::LOGOUT, get(account::logout_page).post(account::logout))
         .route(routes::ACCOUNT, get(account::account_page).post(account::update_account))
         .route(routes::ACCOUNT_PASSWORD, post(password::change_password))
+        .route(routes::SETTINGS_SESSIONS, get(settings::sessions::list))
+        .route(routes::SETTINGS_SESSIONS_END, post(settings::sessions::end))
+        .route(routes::SETTINGS_SESSIONS_END_OTHERS, post(settings::sessions::end_others))
+        .route(routes::SETTINGS_CONNECTED_APPS, get(settings::connected::list))
+        .route(routes::SETTINGS_CONNECTED_APPS_REVOKE, post(settings::connected::revoke))
         .route("/avatars/{file}", get(avatar::avatar))
         .route(routes::STATIC_CSS, get(stylesheet))
         .route(routes::STATIC_FORM_POST_JS, get(form_post_script))
+        .route(routes::STATIC_CONSOLE_JS, get(console_script))
+        .route("/badges/{file}", get(badges::badge))
+        .route(routes::DOCS_SIGN_IN, get(docs_page::sign_in))
+        .route(routes::SETTINGS_APPLICATIONS, get(console::list).post(console::create))
+        .route("/settings/applications/new", get(console::new_app))
+        .route("/settings/applications/hosted", get(console::hosted_form).post(console::provision))
+        .route("/settings/applications/{client_id}", get(console::show).post(console::update))
+        .route("/settings/applications/{client_id}/edit", get(console::edit))
+        .route("/settings/applications/{client_id}/rotate-secret", post(console::rotate_secret))
+        .route("/settings/applications/{client_id}/delete", post(console::delete))
         .route(routes::DEMO, get(demo::page))
         .route(routes::DEMO_START, get(demo::start))
         .route(routes::DEMO_CALLBACK, get(demo::callback))
@@ -80,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         )
     });
     api.merge(pages)
+        .merge(admin::router())
         .fallback(not_found)
         .layer(tower::util::option_layer(hsts))
         .layer(DefaultBodyLimit::max(64 * 1024))
@@ -107,6 +128,13 @@ async fn form_post_script() -> impl axum::response::IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
         include_str!("../../static/form_post.js"),
+    )
+}
+
+async fn console_script() -> impl axum::response::IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../../static/console.js"),
     )
 }
 

@@ -55,8 +55,13 @@ impl FromRequestParts<AppState> for MaybeUser {
         let Some(cookie) = jar.get(names(state).session) else {
             return Ok(Self(None));
         };
-        let found = state.store.find_session_user(&hash_secret(cookie.value()), now()).await?;
-        Ok(Self(found.map(|(session, user)| CurrentUser { session, user })))
+        let found = state.store.find_session_user_seen(&hash_secret(cookie.value()), now()).await?;
+        let Some((session, user, last_seen_at)) = found else {
+            return Ok(Self(None));
+        };
+        // The sessions page shows each session's device and when it was last seen.
+        crate::http::settings::sessions::record_seen(state, &session, last_seen_at, parts).await;
+        Ok(Self(Some(CurrentUser { session, user })))
     }
 }
 

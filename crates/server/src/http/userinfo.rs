@@ -76,11 +76,11 @@ pub async fn userinfo(State(state): State<AppState>, req: Request) -> Response {
         Ok(token) => token,
         Err(response) => return response,
     };
-    let record = match state.store.find_access_token(&hash_secret(&token)).await {
-        Ok(record) => record,
+    let found = match state.store.find_access_token_with_user(&hash_secret(&token)).await {
+        Ok(found) => found,
         Err(err) => return bearer_error(store_error(&err), "Bearer realm=\"doorway\""),
     };
-    let Some(record) = record.filter(|t| !t.revoked && t.expires_at > now()) else {
+    let Some((record, user)) = found.filter(|(t, _)| !t.revoked && t.expires_at > now()) else {
         return invalid_token("the access token is invalid, expired or revoked");
     };
     if !record.scope.contains(Scope::OPENID) {
@@ -89,14 +89,8 @@ pub async fn userinfo(State(state): State<AppState>, req: Request) -> Response {
             "Bearer realm=\"doorway\", error=\"insufficient_scope\", scope=\"openid\"",
         );
     }
-    let user = match record.user_id.as_deref() {
-        Some(id) => state.store.find_user(id).await,
-        None => Ok(None),
-    };
-    let user = match user {
-        Ok(Some(user)) if !user.disabled => user,
-        Ok(_) => return invalid_token("the access token's user no longer exists"),
-        Err(err) => return bearer_error(store_error(&err), "Bearer realm=\"doorway\""),
+    let Some(user) = user.filter(|u| !u.disabled) else {
+        return invalid_token("the access token's user no longer exists");
     };
     let claims = user_claims(&user, &record.scope, &state.config.issuer, &default_picture(&state, &user.sub));
     (

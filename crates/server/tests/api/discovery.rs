@@ -97,10 +97,11 @@ async fn metadata_states_only_what_doorway_supports() {
 #[tokio::test]
 async fn operator_declared_scopes_are_advertised() {
     let app = spawn_app_with(|config| {
-        config.extra_scopes.push(doorway_server::config::ScopeDef {
-            name: "inference-api".into(),
-            description: "Call inference on your behalf".into(),
-        });
+        config.extra_scopes.push(doorway_server::config::ScopeDef::new(
+            "inference-api",
+            "Call inference on your behalf",
+            &[],
+        ));
     })
     .await;
     let metadata = app.discovery().await;

@@ -332,11 +332,9 @@ async fn machine_client(app: &TestApp) -> TestClient {
 
 #[tokio::test]
 async fn client_credentials_issue_an_opaque_token_without_a_user() {
-    let app = spawn_app_with(|c| {
-        c.extra_scopes
-            .push(doorway_server::config::ScopeDef { name: "read-repos".into(), description: "Read repos".into() })
-    })
-    .await;
+    let app =
+        spawn_app_with(|c| c.extra_scopes.push(doorway_server::config::ScopeDef::new("read-repos", "Read repos", &[])))
+            .await;
     let client = machine_client(&app).await;
     let response = post(&app, "/oauth/token", &client, &[("grant_type", "client_credentials")]).await;
     assert_eq!(response.status(), 200);

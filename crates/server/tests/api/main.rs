@@ -5,9 +5,14 @@
 
 mod helpers;
 
+mod admin_api;
 mod authorize;
+mod badges;
 mod cli;
+mod cli_admin;
+mod cli_provision;
 mod consent;
+mod console;
 mod device;
 mod discovery;
 mod keys;
@@ -17,5 +22,6 @@ mod pages;
 mod relying_party;
 mod request_options;
 mod rp_lifecycle;
+mod settings;
 mod token;
 mod userinfo;

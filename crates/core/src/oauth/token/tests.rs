@@ -56,6 +56,14 @@ fn client(kind: ClientKind) -> Client {
         grant_types: Default::default(),
         post_logout_redirect_uris: Vec::new(),
         backchannel_logout_uri: None,
+        description: None,
+        policy_uri: None,
+        tos_uri: None,
+        first_party: false,
+        previous_secret_hash: None,
+        previous_secret_expires_at: None,
+        access_token_ttl: None,
+        authorized_org: None,
     }
 }
 
@@ -466,4 +474,19 @@ fn token_error_codes_map_to_statuses() {
     assert_eq!(ErrorCode::InvalidGrant.status(), 400);
     assert_eq!(ErrorCode::InvalidRequest.status(), 400);
     assert_eq!(ErrorCode::ServerError.status(), 500);
+}
+
+#[test]
+fn a_rotated_out_secret_works_only_during_its_grace_period() {
+    let mut app = client(ClientKind::Confidential);
+    app.secret_hash = Some(hash_secret("new-secret"));
+    app.previous_secret_hash = Some(hash_secret(SECRET));
+    app.previous_secret_expires_at = Some(100);
+    assert_eq!(authenticate_at(&basic_creds(CLIENT_ID, "new-secret"), &app, 500), Ok(()));
+    assert_eq!(authenticate_at(&basic_creds(CLIENT_ID, SECRET), &app, 99), Ok(()));
+    assert_eq!(authenticate_at(&post_creds(CLIENT_ID, SECRET), &app, 100), Err(auth_failed()));
+    // Without a time, only the current secret counts.
+    assert_eq!(authenticate(&basic_creds(CLIENT_ID, SECRET), &app), Err(auth_failed()));
+    app.previous_secret_expires_at = None;
+    assert_eq!(authenticate_at(&basic_creds(CLIENT_ID, SECRET), &app, 0), Err(auth_failed()));
 }

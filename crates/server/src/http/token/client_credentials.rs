@@ -36,13 +36,13 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
         client_id: client.client_id.clone(),
         user_id: None,
         scope: scope.clone(),
-        expires_at: now + state.config.access_token_ttl,
+        expires_at: now + client.access_token_ttl_or(state.config.access_token_ttl),
     };
     state.store.insert_access_token(&record, now).await?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: state.config.access_token_ttl,
+        expires_in: client.access_token_ttl_or(state.config.access_token_ttl),
         scope: scope.to_string(),
         id_token: None,
         refresh_token: None,

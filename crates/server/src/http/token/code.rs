@@ -29,7 +29,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
                     client_id: client.client_id.clone(),
                     user_id: Some(record.user_id.clone()),
                     scope: record.scope.clone(),
-                    expires_at: now + config.access_token_ttl,
+                    expires_at: now + client.access_token_ttl_or(config.access_token_ttl),
                 },
                 refresh: refresh_token.as_ref().map(|token| NewRefreshToken {
                     token_hash: hash_secret(token),
@@ -67,7 +67,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: config.access_token_ttl,
+        expires_in: client.access_token_ttl_or(config.access_token_ttl),
         scope: record.scope.to_string(),
         id_token,
         refresh_token,

@@ -67,7 +67,7 @@ async fn issue(state: &AppState, client: &Client, code: &DeviceCode, now: i64) -
             client_id: client.client_id.clone(),
             user_id: Some(user.id.clone()),
             scope: code.scope.clone(),
-            expires_at: now + config.access_token_ttl,
+            expires_at: now + client.access_token_ttl_or(config.access_token_ttl),
         },
         // The device holds a grant of its own: it is not tied to the browser session that
         // approved it (no `sid`), so signing out in the browser does not sign out the device.
@@ -93,7 +93,7 @@ async fn issue(state: &AppState, client: &Client, code: &DeviceCode, now: i64) -
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: config.access_token_ttl,
+        expires_in: client.access_token_ttl_or(config.access_token_ttl),
         scope: code.scope.to_string(),
         id_token,
         refresh_token,

@@ -98,7 +98,7 @@ pub fn id_token(
         nonce: facts.nonce,
         access_token: Some(facts.access_token),
         now,
-        lifetime: state.config.access_token_ttl,
+        lifetime: client.access_token_ttl_or(state.config.access_token_ttl),
         alg,
     });
     if let Some(sid) = facts.sid {

@@ -37,7 +37,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
                     client_id: client.client_id.clone(),
                     user_id: Some(parent.user_id.clone()),
                     scope,
-                    expires_at: now + config.access_token_ttl,
+                    expires_at: now + client.access_token_ttl_or(config.access_token_ttl),
                 },
                 // RFC 6749 §6: the new refresh token keeps the original grant's scope.
                 refresh: Some(NewRefreshToken {
@@ -78,7 +78,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: config.access_token_ttl,
+        expires_in: client.access_token_ttl_or(config.access_token_ttl),
         scope: scope.to_string(),
         id_token,
         refresh_token: Some(successor),
