@@ -1,5 +1,5 @@
 //! The command line: `serve`, and scriptable administration (`users`, `apps`, `keys`,
-//! `logout`, `migrate`) that works against the same database while the server runs. `--json` prints
+//! `logout`, `admin-tokens`, `migrate`) that works against the same database while the server runs. `--json` prints
 //! machine-readable output.
 
 use clap::{Parser, Subcommand};
