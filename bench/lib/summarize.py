@@ -69,7 +69,7 @@ conc = machine.get("conc")
 
 out = []
 p = out.append
-p(f"### Doorway vs oidc-provider, run {machine.get('stamp', '?')}" + (" (SMOKE: correctness only, figures meaningless)" if machine.get("smoke") else ""))
+p(f"### Doorway{' on PostgreSQL' if machine.get('doorway_db') == 'postgres' else ''} vs oidc-provider, run {machine.get('stamp', '?')}" + (" (SMOKE: correctness only, figures meaningless)" if machine.get("smoke") else ""))
 p("")
 p(f"Machine: {machine.get('nproc')} cores, {machine.get('cpu_model')}, {f(machine.get('mem_mib'))} MiB; "
   f"Linux {machine.get('kernel')}; {machine.get('rustc', '')}; Node {machine.get('node')}; {machine.get('peer')}; {machine.get('wrk')}. "
@@ -77,8 +77,11 @@ p(f"Machine: {machine.get('nproc')} cores, {machine.get('cpu_model')}, {f(machin
   f"wrk -t1 -c{conc} (password sign-in: c=4), {machine.get('duration_s')} s per run, median of {machine.get('reps')} "
   "repetitions (Doorway and the peer alternate).")
 p("")
-p("**The peer keeps all its state in memory; Doorway persists every code, token, grant and session to SQLite "
-  "(WAL) before answering.** Ratios are Doorway / peer; the main figure is requests (or flows) per server "
+DB = machine.get("doorway_db", "sqlite")
+STORAGE = ("PostgreSQL (a local server; its backends' CPU is counted as Doorway's and they share Doorway's core)"
+           if DB == "postgres" else "SQLite (WAL)")
+p(f"**The peer keeps all its state in memory; Doorway persists every code, token, grant and session to {STORAGE} "
+  "before answering.** Ratios are Doorway / peer; the main figure is requests (or flows) per server "
   "CPU-second, which holds when the machine is noisy or the load generator saturates.")
 p("")
 p("| workload | Doorway per CPU-s | peer per CPU-s | ratio | target | met |")

@@ -48,3 +48,10 @@ pub const ADMIN_OPENAPI: &str = "/api/openapi.json";
 pub const DEMO: &str = "/demo";
 pub const DEMO_START: &str = "/demo/start";
 pub const DEMO_CALLBACK: &str = "/demo/callback";
+
+/// Operations: liveness (the process answers) and readiness (the database answers and is
+/// migrated), for load balancers and orchestrators.
+pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
+/// Prometheus metrics: served only on `--metrics-listen`, never on the public listener.
+pub const METRICS: &str = "/metrics";

@@ -73,6 +73,16 @@ pub struct ServeArgs {
     /// consent.html, …), read at start-up: pages can be rebranded without rebuilding.
     #[arg(long, env = "DOORWAY_TEMPLATES_DIR", value_name = "DIR")]
     pub templates_dir: Option<PathBuf>,
+    /// Most database connections this node opens (PostgreSQL; SQLite: readers).
+    #[arg(long, env = "DOORWAY_DB_MAX_CONNECTIONS", value_name = "N")]
+    pub db_max_connections: Option<u32>,
+    /// How long a request waits for a database connection before answering 503.
+    #[arg(long, env = "DOORWAY_DB_ACQUIRE_TIMEOUT", value_name = "DURATION")]
+    pub db_acquire_timeout: Option<String>,
+    /// Serve Prometheus metrics at /metrics on this separate address (e.g. 127.0.0.1:9090);
+    /// off unless set. Never the public listener: metrics reveal traffic and users' activity.
+    #[arg(long, env = "DOORWAY_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Log as JSON lines.
     #[arg(long, env = "DOORWAY_LOG_JSON")]
     pub log_json: bool,
@@ -107,7 +117,7 @@ impl ScopeDef {
 /// The optional TOML file: the same keys as the flags, with underscores.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileConfig {
+pub(crate) struct FileConfig {
     listen: Option<SocketAddr>,
     issuer: Option<String>,
     database_url: Option<String>,
@@ -126,6 +136,10 @@ struct FileConfig {
     platform_logo: Option<PathBuf>,
     accent_color: Option<String>,
     templates_dir: Option<PathBuf>,
+    db_max_connections: Option<u32>,
+    db_acquire_timeout: Option<String>,
+    metrics_listen: Option<SocketAddr>,
+    log_json: Option<bool>,
     #[serde(default)]
     scopes: Vec<ScopeDef>,
 }
@@ -156,6 +170,11 @@ pub struct Config {
     pub extra_scopes: Vec<ScopeDef>,
     /// Templates overriding the built-in ones by file name.
     pub templates_dir: Option<PathBuf>,
+    /// Database pool sizing and how long a request waits for a connection.
+    pub db_max_connections: u32,
+    pub db_acquire_timeout: i64,
+    /// Where `/metrics` is served; `None`: nowhere.
+    pub metrics_listen: Option<SocketAddr>,
     pub log_json: bool,
     pub demo: bool,
 }
@@ -271,9 +290,23 @@ impl Config {
             accent_color: parse_color(serve.accent_color.clone().or(file.accent_color).as_deref())?,
             extra_scopes,
             templates_dir: serve.templates_dir.clone().or(file.templates_dir),
-            log_json: serve.log_json,
+            db_max_connections: match serve.db_max_connections.or(file.db_max_connections).unwrap_or(8) {
+                0 => bail!("db_max_connections must be at least 1"),
+                n => n,
+            },
+            db_acquire_timeout: duration(&serve.db_acquire_timeout, file.db_acquire_timeout, 5)?,
+            metrics_listen: serve.metrics_listen.or(file.metrics_listen),
+            log_json: serve.log_json || file.log_json.unwrap_or(false),
             demo: serve.demo,
         })
+    }
+
+    /// The store's pool settings.
+    pub fn pool_options(&self) -> doorway_store::PoolOptions {
+        doorway_store::PoolOptions {
+            max_connections: self.db_max_connections,
+            acquire_timeout: std::time::Duration::from_secs(self.db_acquire_timeout.unsigned_abs()),
+        }
     }
 
     /// Whether cookies must be `Secure` (and `__Host-` prefixed).

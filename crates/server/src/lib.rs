@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod password;
 pub mod startup;
 pub mod state;

@@ -9,7 +9,7 @@ use doorway_core::oauth::refresh::RotationKey;
 
 use anyhow::Context;
 use doorway_core::oidc::discovery::ProviderMetadata;
-use doorway_store::{PoolOptions, Store};
+use doorway_store::Store;
 use tokio::net::TcpListener;
 
 use crate::background;
@@ -21,8 +21,13 @@ use crate::ui::Ui;
 
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics`, when `--metrics-listen` is set: never on the public listener.
+    metrics: Option<TcpListener>,
     state: AppState,
 }
+
+/// After SIGTERM, in-flight requests get this long to finish before the process exits anyway.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Opens (creating and migrating) the database a configuration points at.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
@@ -30,7 +35,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     }
-    Store::connect(&config.database_url, &PoolOptions::default())
+    Store::connect(&config.database_url, &config.pool_options())
         .await
         .with_context(|| format!("opening the database {}", redact_url(&config.database_url)))
 }
@@ -56,6 +61,13 @@ impl Application {
 
     /// Builds on a listener the caller bound (tests bind port 0 first to learn their issuer).
     pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
+        let metrics = match config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr).await.with_context(|| format!("listening for metrics on {addr}"))?,
+            ),
+            None => None,
+        };
+        crate::metrics::handle();
         let store = open_store(&config).await?;
         let master = master_key(&config.data_dir)?;
         let rotation = RotationKey::new(&master.derive("refresh-token-rotation"));
@@ -83,11 +95,16 @@ impl Application {
             demo,
             internal_base,
         });
-        Ok(Self { listener, state })
+        Ok(Self { listener, metrics, state })
     }
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Where `/metrics` is served, if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -103,9 +120,39 @@ impl Application {
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let workers = background::spawn(self.state.clone());
         let router = crate::http::router(self.state.clone());
-        let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(stop)
-            .await;
+        // One stop signal for both listeners.
+        let (stopping, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            stop.await;
+            let _ = stopping.send(true);
+        });
+        let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        if let Some(listener) = self.metrics {
+            let metrics = crate::http::ops::metrics_router(self.state.clone());
+            let stop = until_stopped(stopped.clone());
+            tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, metrics).with_graceful_shutdown(stop).await {
+                    tracing::error!(error = %err, "the metrics listener failed");
+                }
+            });
+        }
+        // Stop accepting at once, let in-flight requests finish, but not forever.
+        let serving = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(until_stopped(stopped.clone()))
+            .into_future();
+        let deadline = async {
+            until_stopped(stopped).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        let served = tokio::select! {
+            served = serving => served,
+            () = deadline => {
+                tracing::warn!("requests still running {} s after the stop signal; exiting anyway", SHUTDOWN_GRACE.as_secs());
+                Ok(())
+            }
+        };
         for worker in workers {
             worker.abort();
         }

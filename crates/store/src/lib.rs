@@ -18,10 +18,12 @@ mod admin_users;
 mod apps;
 mod clients;
 mod connected;
+mod copy;
 mod device;
 mod grants;
 mod keys;
 mod logout;
+mod ops;
 mod pool;
 mod purge;
 mod sessions;
@@ -33,9 +35,11 @@ pub use admin_users::{UserCursor, UserFlags};
 pub use apps::AppProfile;
 pub use clients::{CLIENT_CACHE_TTL, NewClient};
 pub use connected::{ConnectedApp, RevokedGrant};
+pub use copy::{CopyError, CopyReport};
 pub use grants::{Issue, NewAccessToken, NewRefreshToken, RedeemOutcome, RefreshOutcome};
 pub use keys::StoredKey;
 pub use logout::LogoutDelivery;
+pub use ops::PoolStats;
 pub use purge::Purged;
 pub use sessions::Interaction;
 pub use user_sessions::{SESSION_TOUCH_INTERVAL, SessionInfo};
@@ -117,6 +121,15 @@ impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Self::Unavailable(err),
+            // PostgreSQL going away: connection exceptions (08…), the server shutting down or
+            // terminating the backend (57P01–57P03), too many connections (53300).
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P") || code == "53300") =>
+            {
+                Self::Unavailable(err)
+            }
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 let message = db.message();
                 let what = ["username", "email", "client_id", "kid", "sub"]

@@ -22,6 +22,7 @@ pub(crate) struct SqliteConns {
     options: SqliteConnectOptions,
     idle: Mutex<Vec<SqliteConnection>>,
     permits: Semaphore,
+    size: usize,
     acquire_timeout: Duration,
 }
 
@@ -42,7 +43,13 @@ impl SqliteConns {
     ) -> sqlx::Result<Arc<Self>> {
         let first = options.connect().await?;
         let size = usize::try_from(size.max(1)).unwrap_or(1);
-        Ok(Arc::new(Self { options, idle: Mutex::new(vec![first]), permits: Semaphore::new(size), acquire_timeout }))
+        Ok(Arc::new(Self {
+            options,
+            idle: Mutex::new(vec![first]),
+            permits: Semaphore::new(size),
+            size,
+            acquire_timeout,
+        }))
     }
 
     /// Waits (up to the acquire timeout) for a connection; a timeout is `PoolTimedOut`, which
@@ -59,6 +66,13 @@ impl SqliteConns {
             None => self.options.connect().await?,
         };
         Ok(Conn { conn: Some(conn), pool: self, _permit: permit })
+    }
+
+    /// Connections open, on loan, and the most there may be (for metrics).
+    pub(crate) fn usage(&self) -> (usize, usize, usize) {
+        let in_use = self.size.saturating_sub(self.permits.available_permits());
+        let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).len();
+        (idle + in_use, in_use, self.size)
     }
 
     /// Closes the idle connections and refuses new loans.

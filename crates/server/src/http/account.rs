@@ -32,7 +32,8 @@ pub async fn home(State(state): State<AppState>, MaybeUser(user): MaybeUser) -> 
 #[derive(Deserialize)]
 pub struct LoginQuery {
     interaction: Option<String>,
-    /// Where to go back to after signing in: only the device page (see `device::safe_next`).
+    /// Where to go back to after signing in: only the device page and the settings pages (see
+    /// [`allowed_next`]).
     next: Option<String>,
     login_hint: Option<String>,
 }
@@ -65,7 +66,25 @@ fn after_login(interaction: Option<&str>, next: Option<&str>) -> String {
 
 /// A `next` that passed the allow-list; anything else is dropped (never an open redirect).
 fn allowed_next(raw: Option<&String>) -> Option<&str> {
-    raw.and_then(|next| crate::http::device::safe_next(next))
+    raw.and_then(|next| crate::http::device::safe_next(next).or_else(|| settings_path(next)))
+}
+
+/// A settings page (the console, connected apps, sessions): a local path of plain segments.
+fn settings_path(raw: &str) -> Option<&str> {
+    let rest = raw.strip_prefix("/settings/")?;
+    let plain = rest.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'/'));
+    (plain && !rest.contains("//")).then_some(raw)
+}
+
+/// The login page, coming back to `path` afterwards when it is a page `next` may name.
+pub fn login_then(path: &str) -> Response {
+    match settings_path(path) {
+        Some(path) => {
+            let next = url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>();
+            Redirect::to(&format!("{}?next={next}", doorway_core::routes::LOGIN)).into_response()
+        }
+        None => Redirect::to(doorway_core::routes::LOGIN).into_response(),
+    }
 }
 
 pub async fn login_page(

@@ -202,7 +202,10 @@ fn consent_page(
         "consent.html",
         context! {
             current_user => crate::ui::ser(&current.user),
-            app => context! { name => &client.name, logo_uri => &client.logo_uri, homepage_url => &client.homepage_url },
+            app => context! {
+                name => &client.name, logo_uri => &client.logo_uri, homepage_url => &client.homepage_url,
+                policy_uri => &client.policy_uri, tos_uri => &client.tos_uri,
+            },
             scopes,
             redirect_host,
             csrf_token => csrf,

@@ -8,7 +8,6 @@ use doorway_core::routes;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 
@@ -27,6 +26,7 @@ pub mod error;
 mod form;
 mod introspect;
 pub mod logout;
+pub mod ops;
 mod password;
 mod revoke;
 mod session;
@@ -56,7 +56,9 @@ pub fn router(state: AppState) -> Router {
         .route(routes::INTROSPECT, post(introspect::introspect))
         .route(routes::DEVICE_AUTHORIZATION, post(device::authorization))
         .route(routes::USERINFO, get(userinfo::userinfo).post(userinfo::userinfo))
-        .layer(cors);
+        .layer(cors)
+        .route(routes::HEALTHZ, get(ops::healthz))
+        .route(routes::READYZ, get(ops::readyz));
     let pages = Router::new()
         .route("/", get(account::home))
         .route(routes::AUTHORIZE, get(authorize::authorize_get).post(authorize::authorize_post))
@@ -112,8 +114,9 @@ pub fn router(state: AppState) -> Router {
             HeaderName::from_static("cross-origin-opener-policy"),
             HeaderValue::from_static("same-origin"),
         ))
-        .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(error::panic_response))
+        // Outermost: a panic's 500 is still counted and logged with its request id.
+        .layer(axum::middleware::from_fn(ops::observe))
         .with_state(state)
 }
 

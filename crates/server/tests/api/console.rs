@@ -289,6 +289,42 @@ fn element_text_block(html: &str, id: &str) -> Option<String> {
     Some(unescape(&text))
 }
 
+/// Signs in through the login page with `next` as sent by the page that asked for a session.
+async fn login_with_next(app: &TestApp, next: &str) -> String {
+    app.create_user("carol").await;
+    let browser = Browser::new();
+    let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    let page = browser.get(&app.url(&format!("/login?next={encoded}"))).await.text().await.unwrap();
+    let csrf = input_value(&page, "csrf_token").unwrap();
+    // Posted as given: the login handler checks it again, whatever the page rendered.
+    let form = [("username", "carol"), ("password", PASSWORD), ("csrf_token", csrf.as_str()), ("next", next)];
+    let response = browser.http.post(app.url("/login")).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    location(&response)
+}
+
+#[tokio::test]
+async fn signing_in_from_a_console_page_comes_back_to_it() {
+    let app = spawn_app().await;
+    assert_eq!(login_with_next(&app, &format!("{CONSOLE}/new")).await, format!("{CONSOLE}/new"));
+}
+
+#[tokio::test]
+async fn next_after_sign_in_is_never_an_open_redirect() {
+    for next in [
+        "https://evil.example/",
+        "//evil.example/settings/",
+        "/settings//evil.example",
+        "/settings/../admin",
+        "/settings/x?y=https://evil.example",
+        "/settings/%2e%2e/x",
+        "/account\\@evil.example",
+    ] {
+        let app = spawn_app().await;
+        assert_eq!(login_with_next(&app, next).await, "/account", "{next}");
+    }
+}
+
 #[tokio::test]
 async fn forms_need_a_session_and_a_csrf_token() {
     let app = spawn_app().await;
@@ -296,7 +332,8 @@ async fn forms_need_a_session_and_a_csrf_token() {
     for path in [CONSOLE.to_owned(), format!("{CONSOLE}/new"), format!("{CONSOLE}/hosted")] {
         let response = anonymous.get(&app.url(&path)).await;
         assert_eq!(response.status(), 303, "{path}");
-        assert_eq!(location(&response), "/login");
+        let next: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+        assert_eq!(location(&response), format!("/login?next={next}"));
     }
     let alice = developer(&app, "alice").await;
     let response = post(&alice, &app, CONSOLE, "forged-token-forged-token-forged-token", &registration(&[])).await;
@@ -614,4 +651,29 @@ async fn a_hosted_app_from_the_console_gets_the_environment_block_and_its_token_
     assert_eq!(tokens["expires_in"], 28_800);
     let claims = verify_id_token(&app, &client, tokens["id_token"].as_str().unwrap()).await;
     assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 28_800);
+}
+
+#[tokio::test]
+async fn the_consent_page_links_the_apps_privacy_policy_and_terms() {
+    let app = spawn_app().await;
+    let alice = developer(&app, "alice").await;
+    let registered = register(
+        &alice,
+        &app,
+        &[("policy_uri", "https://app.example/privacy"), ("tos_uri", "https://app.example/terms")],
+    )
+    .await;
+    app.create_user("bob").await;
+    let url = format!(
+        "{}?response_type=code&client_id={}&redirect_uri=https%3A%2F%2Fapp.example%2Fcallback&scope=openid&state=s",
+        app.url("/oauth/authorize"),
+        registered.client_id
+    );
+    let consent = Browser::new().consent_page(&app, &url, "bob").await;
+    // Attribute values are HTML-escaped ('/' as &#x2f;).
+    let link = |url: &str, text: &str| {
+        format!(r#"<a href="{}" rel="noopener noreferrer">{text}</a>"#, url.replace('/', "&#x2f;"))
+    };
+    assert!(consent.html.contains(&link("https://app.example/privacy", "privacy policy")), "{}", consent.html);
+    assert!(consent.html.contains(&link("https://app.example/terms", "terms of service")));
 }

@@ -71,7 +71,8 @@ async fn settings_pages_require_sign_in() {
     for path in ["/settings/connected-applications", "/settings/sessions"] {
         let response = Browser::new().get(&app.url(path)).await;
         assert_eq!(response.status(), 303, "{path}");
-        assert_eq!(location(&response), "/login");
+        let next: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+        assert_eq!(location(&response), format!("/login?next={next}"), "and back after signing in");
     }
 }
 

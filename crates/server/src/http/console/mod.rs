@@ -39,6 +39,10 @@ impl FromRequestParts<AppState> for Developer {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match MaybeUser::from_request_parts(parts, state).await {
             Ok(MaybeUser(Some(user))) => Ok(Developer(user)),
+            // Reading pages come back after sign-in; a form post starts over from its page.
+            Ok(MaybeUser(None)) if parts.method == axum::http::Method::GET => {
+                Err(crate::http::account::login_then(parts.uri.path()))
+            }
             Ok(MaybeUser(None)) => Err(Redirect::to(routes::LOGIN).into_response()),
             Err(err) => Err(err.into_response()),
         }

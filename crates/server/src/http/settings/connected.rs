@@ -33,7 +33,9 @@ pub async fn list(
     MaybeUser(user): MaybeUser,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, PageError> {
-    let Some(current) = user else { return Ok(to_login()) };
+    let Some(current) = user else {
+        return Ok(crate::http::account::login_then(doorway_core::routes::SETTINGS_CONNECTED_APPS));
+    };
     let now = now();
     let apps: Vec<_> = state
         .store
