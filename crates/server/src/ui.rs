@@ -42,9 +42,9 @@ const TEMPLATES: &[(&str, &str)] = &[
 impl Ui {
     pub fn new(config: &Config) -> anyhow::Result<Self> {
         let mut env = Environment::new();
-        for (name, source) in TEMPLATES {
-            env.add_template(name, source)?;
-        }
+        // Built-in templates compile on first use: a server that only answers the protocol
+        // endpoints never loads the template parser (start-up time and resident memory).
+        env.set_loader(builtin);
         if let Some(dir) = &config.templates_dir {
             load_overrides(&mut env, dir)?;
         }
@@ -61,6 +61,11 @@ impl Ui {
     pub fn render(&self, name: &str, ctx: Value) -> Result<String, minijinja::Error> {
         self.env.get_template(name)?.render(ctx)
     }
+}
+
+/// The source of a built-in template (the loader of the environment).
+fn builtin(name: &str) -> Result<Option<String>, minijinja::Error> {
+    Ok(TEMPLATES.iter().find(|(builtin, _)| *builtin == name).map(|(_, source)| (*source).to_owned()))
 }
 
 /// Replaces built-in templates with the `.html` files of `dir` that have the same name; other
@@ -106,4 +111,19 @@ pub fn render_error_page(title: &str, message: &str) -> String {
         let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
         format!("<!doctype html><title>{0}</title><h1>{0}</h1><p>{1}</p>", escape(title), escape(message))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_template_compiles() {
+        let mut env = Environment::new();
+        env.set_loader(builtin);
+        for (name, _) in TEMPLATES {
+            env.get_template(name).unwrap_or_else(|err| panic!("{name}: {err}"));
+        }
+        assert!(env.get_template("no-such.html").is_err());
+    }
 }
