@@ -26,6 +26,7 @@ mod logout;
 mod ops;
 mod pool;
 mod purge;
+mod reveals;
 mod sessions;
 mod user_sessions;
 mod users;
@@ -41,7 +42,8 @@ pub use keys::StoredKey;
 pub use logout::LogoutDelivery;
 pub use ops::PoolStats;
 pub use purge::Purged;
-pub use sessions::Interaction;
+pub use reveals::SecretReveal;
+pub use sessions::{ConsentState, Interaction};
 pub use user_sessions::{SESSION_TOUCH_INTERVAL, SessionInfo};
 pub use users::{NewUser, ProfileUpdate};
 

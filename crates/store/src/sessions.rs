@@ -48,6 +48,14 @@ impl Interaction {
     }
 }
 
+/// See [`Store::find_consent_state`].
+#[derive(Debug, Clone)]
+pub struct ConsentState {
+    pub scopes: ScopeSet,
+    pub last_used_at: Option<i64>,
+    pub session_recorded: bool,
+}
+
 impl Store {
     pub async fn create_session(&self, session: &Session) -> Result<()> {
         let sql = "INSERT INTO sessions (id_hash, sid, user_id, auth_time, created_at, expires_at) \
@@ -161,6 +169,26 @@ impl Store {
         let scope: Option<String> =
             on_pool!(self, |pool| sqlx::query_scalar(sql).bind(user_id).bind(client_id).fetch_optional(pool).await)?;
         scope.map(|s| ScopeSet::parse(&s).map_err(|e| StoreError::Corrupt(format!("consent scope: {e}")))).transpose()
+    }
+
+    /// A person's consent to an app as the authorization endpoint needs it, in one query: the
+    /// scopes, when it was last used, and whether session `sid` already signed in to the app
+    /// (so a repeat sign-in writes nothing it does not have to).
+    pub async fn find_consent_state(&self, user_id: &str, client_id: &str, sid: &str) -> Result<Option<ConsentState>> {
+        let sql = "SELECT c.scope, c.last_used_at, EXISTS (SELECT 1 FROM session_clients s \
+                   WHERE s.sid = $1 AND s.client_id = $2) AS session_recorded \
+                   FROM consents c WHERE c.client_id = $2 AND c.user_id = $3";
+        let row: Option<(String, Option<i64>, bool)> = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(sid)
+            .bind(client_id)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(|(scope, last_used_at, session_recorded)| {
+            let scopes = ScopeSet::parse(&scope).map_err(|e| StoreError::Corrupt(format!("consent scope: {e}")))?;
+            Ok(ConsentState { scopes, last_used_at, session_recorded })
+        })
+        .transpose()
     }
 
     /// Remembers approval of `scopes`, adding to what was approved before.

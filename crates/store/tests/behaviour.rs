@@ -249,6 +249,33 @@ async fn consent_accumulates_scopes_and_sessions_expire() {
 }
 
 #[tokio::test]
+async fn consent_state_tells_what_a_repeat_sign_in_need_not_write() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let user = store.create_user(new_user("alice"), 1).await.unwrap();
+        store.create_client(new_client("c1"), 1).await.unwrap();
+        store.create_client(new_client("c2"), 1).await.unwrap();
+        assert!(store.find_consent_state(&user.id, "c1", "sid1").await.unwrap().is_none());
+        store.grant_consent(&user.id, "c1", &ScopeSet::parse("openid profile").unwrap(), 2).await.unwrap();
+        let state = store.find_consent_state(&user.id, "c1", "sid1").await.unwrap().unwrap();
+        assert_eq!(state.scopes.to_string(), "openid profile");
+        assert!(!state.session_recorded);
+        store.record_session_client("sid1", "c1", &user.id, 3).await.unwrap();
+        store.touch_consent(&user.id, "c1", 4).await.unwrap();
+        let state = store.find_consent_state(&user.id, "c1", "sid1").await.unwrap().unwrap();
+        assert!(state.session_recorded);
+        assert_eq!(state.last_used_at, Some(4));
+        assert!(!store.find_consent_state(&user.id, "c1", "sid2").await.unwrap().unwrap().session_recorded);
+        store.record_session_client("sid3", "c2", &user.id, 3).await.unwrap();
+        assert!(
+            !store.find_consent_state(&user.id, "c1", "sid3").await.unwrap().unwrap().session_recorded,
+            "other app"
+        );
+        backend.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn interactions_keep_parameters_and_end_once() {
     for backend in backends().await {
         let store = &backend.store;

@@ -14,7 +14,7 @@ use doorway_core::oauth::authorize::{self, AuthorizationRequest, Next, RedirectE
 use doorway_core::oauth::params::Params;
 use doorway_core::secrets::{hash_secret, random_token};
 use doorway_core::types::VerifiedRedirect;
-use doorway_store::Interaction;
+use doorway_store::{ConsentState, Interaction};
 use minijinja::context;
 use serde::Deserialize;
 
@@ -77,6 +77,7 @@ async fn validate(
 
 fn redirect_error(state: &AppState, error: &RedirectError) -> Response {
     tracing::info!(error = %error.error.code, description = %error.error.description, "authorization request refused");
+    crate::metrics::oauth_error(error.error.code.as_str());
     respond(state, &error.redirect, &error.response_params(&state.config.issuer), error.mode)
 }
 
@@ -126,13 +127,15 @@ async fn proceed(
             .is_some_and(|i| i.login_at.is_some() && i.user_id.as_deref() == Some(&current.user.id)),
     });
     // An app an operator marked first-party needs no consent (prompt=consent still asks).
+    let consent = match &user {
+        Some(current) => {
+            state.store.find_consent_state(&current.user.id, &client.client_id, &current.session.sid).await?
+        }
+        None => None,
+    };
     let consent_covers = match &user {
         Some(_) if client.first_party => true,
-        Some(current) => state
-            .store
-            .find_consent(&current.user.id, &client.client_id)
-            .await?
-            .is_some_and(|granted| request.scopes.is_subset(&granted)),
+        Some(_) => consent.as_ref().is_some_and(|granted| request.scopes.is_subset(&granted.scopes)),
         None => false,
     };
     match authorize::decide(request, session, consent_covers, now) {
@@ -173,7 +176,7 @@ async fn proceed(
             if let Some(i) = interaction {
                 state.store.delete_interaction(&i.id).await?;
             }
-            issue_code(state, &current, request).await
+            issue_code(state, &current, request, consent.as_ref()).await
         }
     }
 }
@@ -205,6 +208,7 @@ fn consent_page(
             app => context! {
                 name => &client.name, logo_uri => &client.logo_uri, homepage_url => &client.homepage_url,
                 policy_uri => &client.policy_uri, tos_uri => &client.tos_uri,
+                description => client.description.as_deref().map(consent_description),
             },
             scopes,
             redirect_host,
@@ -215,12 +219,30 @@ fn consent_page(
     Ok((jar, [(axum::http::header::CACHE_CONTROL, "no-store")], Html(html)).into_response())
 }
 
+/// The longest description the consent page shows, in characters.
+const CONSENT_DESCRIPTION_MAX: usize = 300;
+
+/// An app's description as the consent page shows it: at most a few lines (the template
+/// escapes it; the app's developer chose it).
+fn consent_description(description: &str) -> String {
+    let mut chars = description.trim().chars();
+    let mut shown: String = chars.by_ref().take(CONSENT_DESCRIPTION_MAX).collect();
+    if chars.next().is_some() {
+        shown = format!("{}…", shown.trim_end());
+    }
+    shown
+}
+
+/// How precisely "last used" is kept on a consent, in seconds.
+const LAST_USED_RESOLUTION: i64 = 60;
+
 /// RFC 6749 §4.1.2: a single-use code bound to client, user, redirect URI and PKCE challenge,
 /// sent back with `state` and `iss` (RFC 9207).
 async fn issue_code(
     state: &AppState,
     current: &CurrentUser,
     request: &AuthorizationRequest,
+    known: Option<&ConsentState>,
 ) -> Result<Response, PageError> {
     let now = now();
     let code = random_token("");
@@ -240,9 +262,13 @@ async fn issue_code(
     };
     state.store.insert_code(&record).await?;
     // Back-channel logout reaches the apps this session signed in to.
-    state.store.record_session_client(&current.session.sid, &request.client_id, &current.user.id, now).await?;
-    // "Last used" on the connected-apps page.
-    state.store.touch_consent(&current.user.id, &request.client_id, now).await?;
+    if !known.is_some_and(|k| k.session_recorded) {
+        state.store.record_session_client(&current.session.sid, &request.client_id, &current.user.id, now).await?;
+    }
+    // "Last used" on the connected-apps page, to the minute (a repeat sign-in writes no more).
+    if !known.and_then(|k| k.last_used_at).is_some_and(|at| now - at < LAST_USED_RESOLUTION) {
+        state.store.touch_consent(&current.user.id, &request.client_id, now).await?;
+    }
     let mut params = vec![("code", code.as_str())];
     if let Some(s) = &request.state {
         params.push(("state", s));
@@ -347,7 +373,7 @@ pub async fn consent(
     }
     if allow {
         state.store.grant_consent(&current.user.id, &client.client_id, &request.scopes, now()).await?;
-        issue_code(&state, &current, &request).await
+        issue_code(&state, &current, &request, None).await
     } else {
         let denied =
             doorway_core::OAuthError::new(doorway_core::ErrorCode::AccessDenied, "the user denied the request");
