@@ -31,6 +31,7 @@ pub(crate) struct Conn<'a> {
     conn: Option<SqliteConnection>,
     pool: &'a SqliteConns,
     _permit: SemaphorePermit<'a>,
+    discard: bool,
 }
 
 impl SqliteConns {
@@ -65,7 +66,7 @@ impl SqliteConns {
             Some(conn) => conn,
             None => self.options.connect().await?,
         };
-        Ok(Conn { conn: Some(conn), pool: self, _permit: permit })
+        Ok(Conn { conn: Some(conn), pool: self, _permit: permit, discard: false })
     }
 
     /// Connections open, on loan, and the most there may be (for metrics).
@@ -85,6 +86,16 @@ impl SqliteConns {
     }
 }
 
+impl Conn<'_> {
+    /// While set, dropping the loan closes the connection instead of returning it: for a
+    /// transaction opened with plain SQL (`BEGIN IMMEDIATE; …`), which sqlx does not track.
+    /// Closing a SQLite connection rolls back what it left open, so an error or a cancelled
+    /// request between `BEGIN` and `COMMIT` cannot leave a transaction to the next borrower.
+    pub(crate) fn discard_on_drop(&mut self, discard: bool) {
+        self.discard = discard;
+    }
+}
+
 impl std::ops::Deref for Conn<'_> {
     type Target = SqliteConnection;
     fn deref(&self) -> &SqliteConnection {
@@ -101,7 +112,7 @@ impl std::ops::DerefMut for Conn<'_> {
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
+        if let Some(conn) = self.conn.take().filter(|_| !self.discard) {
             self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
         }
     }

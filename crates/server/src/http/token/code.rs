@@ -9,7 +9,7 @@ use doorway_core::oauth::token::{TokenResponse, check_code};
 use doorway_core::secrets::{hash_secret, random_token};
 use doorway_store::{Issue, NewAccessToken, NewRefreshToken, RedeemOutcome};
 
-use super::{IdTokenFacts, REFRESH_PREFIX, grant_user, id_token};
+use super::{GRANT_USER_GONE, IdTokenFacts, REFRESH_PREFIX, id_token};
 use crate::http::error::JsonError;
 use crate::state::{AppState, now};
 
@@ -44,8 +44,8 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
             })
         })
         .await?;
-    let record = match outcome {
-        RedeemOutcome::Issued(record) => record,
+    let (record, user) = match outcome {
+        RedeemOutcome::Issued(record, user) => (record, user),
         RedeemOutcome::Rejected(err) => return Err(err.into()),
         RedeemOutcome::NotFound => {
             return Err(OAuthError::invalid_grant("the authorization code is invalid or has expired").into());
@@ -56,7 +56,8 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
             return Err(OAuthError::invalid_grant("the authorization code was already used").into());
         }
     };
-    let user = grant_user(state, &record.user_id).await?;
+    // The user was read with the redemption; one disabled since the code was issued gets nothing.
+    let user = user.filter(|u| !u.disabled).ok_or_else(|| OAuthError::invalid_grant(GRANT_USER_GONE))?;
     let facts = IdTokenFacts {
         auth_time: record.auth_time,
         nonce: record.nonce.as_deref(),

@@ -30,7 +30,12 @@ pub const REFRESH_PREFIX: &str = "dw_rt_";
 
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, TokenParams(params): TokenParams) -> Response {
     match handle(&state, &headers, &params).await {
-        Ok(body) => json_no_store(&body),
+        Ok(body) => {
+            if let Some(grant) = params.get("grant_type").ok().flatten().and_then(GrantType::parse) {
+                crate::metrics::token_issued(grant.as_str());
+            }
+            json_no_store(&body)
+        }
         Err(err) => err.into_response(),
     }
 }
@@ -110,6 +115,9 @@ pub fn id_token(
     })
 }
 
+/// Why a grant whose user is gone or disabled yields nothing.
+pub const GRANT_USER_GONE: &str = "the user of this grant no longer exists or is disabled";
+
 /// The user behind a grant, who must still exist and be enabled.
 pub async fn grant_user(state: &AppState, user_id: &str) -> Result<User, JsonError> {
     state
@@ -117,5 +125,5 @@ pub async fn grant_user(state: &AppState, user_id: &str) -> Result<User, JsonErr
         .find_user(user_id)
         .await?
         .filter(|u| !u.disabled)
-        .ok_or_else(|| OAuthError::invalid_grant("the user of this grant no longer exists or is disabled").into())
+        .ok_or_else(|| OAuthError::invalid_grant(GRANT_USER_GONE).into())
 }
