@@ -146,11 +146,21 @@ async function main() {
   await page.getByRole("link", { name: "Register an app" }).click();
   await page.fill("#name", "Journey <App>");
   await page.fill("#redirect_uris", rp.redirect);
-  await Promise.all([page.waitForURL((u) => u.pathname === "/settings/applications"), page.click("button[type=submit]")]);
+  // Post/Redirect/Get: the form's POST answers 303 to the app's page, which shows the secret once.
+  await Promise.all([
+    page.waitForURL((u) => u.pathname.startsWith("/settings/applications/") && u.searchParams.has("reveal")),
+    page.click("button[type=submit]"),
+  ]);
   rp.clientId = (await page.locator("#client-id").textContent()).trim();
   rp.secret = (await page.locator("#client-secret").textContent()).trim();
   must("a client id is shown", rp.clientId.length > 10);
   must("the secret is shown once", rp.secret.startsWith("dws_"));
+  await page.reload();
+  must("a refresh does not show the secret again", !(await page.content()).includes(rp.secret));
+  must("a refresh says the secret was shown", await page.locator("#reveal-gone").isVisible());
+  await page.goto(`${issuer}/settings/applications`);
+  eq("a refresh registers no second app", await page.getByText("Journey <App>").count(), 1);
+  await page.goto(`${issuer}/settings/applications/${rp.clientId}`);
   eq("the app name is shown as text", await page.locator("h1 .app-name").textContent(), "Journey <App>");
   const appPage = `${issuer}/settings/applications/${rp.clientId}`;
 
@@ -217,7 +227,10 @@ async function main() {
   await page.goto(appPage);
   must("the secret is not shown again", !(await page.content()).includes(rp.secret));
   await page.selectOption("#grace", "0");
-  await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Rotate secret" }).click()]);
+  await Promise.all([
+    page.waitForURL((u) => u.searchParams.has("reveal")),
+    page.getByRole("button", { name: "Rotate secret" }).click(),
+  ]);
   const newSecret = (await page.locator("#client-secret").textContent()).trim();
   must("a new secret is shown", newSecret.startsWith("dws_") && newSecret !== rp.secret);
   const oldSecret = rp.secret;

@@ -9,8 +9,12 @@ use tokio::task::JoinHandle;
 use crate::keys::KeyPolicy;
 use crate::state::{AppState, now};
 
-/// How often keys are re-read and their lifecycle advanced.
-const KEY_INTERVAL: Duration = Duration::from_secs(30);
+/// How often keys are re-read and their lifecycle advanced: a key another node (or the CLI)
+/// published is in this node's JWKS within this, well before it may sign (`key_publish_ahead`).
+/// A pass that changes nothing is one small read.
+pub const KEY_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the metrics recorder drains histogram samples (bounded memory without scrapes).
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the logout outbox is polled.
 const OUTBOX_INTERVAL: Duration = Duration::from_secs(1);
 /// How often expired codes, tokens, sessions and device codes are deleted.
@@ -48,6 +52,13 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             }
         })
     };
+    let metrics = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+        loop {
+            tick.tick().await;
+            crate::metrics::upkeep();
+        }
+    });
     let outbox = tokio::spawn(async move {
         let mut tick = tokio::time::interval(OUTBOX_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -56,5 +67,5 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             crate::http::logout::deliver_due(&state).await;
         }
     });
-    vec![keys, purge, outbox]
+    vec![keys, purge, metrics, outbox]
 }

@@ -117,7 +117,7 @@ impl ScopeDef {
 /// The optional TOML file: the same keys as the flags, with underscores.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct FileConfig {
+struct FileConfig {
     listen: Option<SocketAddr>,
     issuer: Option<String>,
     database_url: Option<String>,

@@ -95,12 +95,28 @@ impl Keys {
         let rows = store.list_signing_keys().await?;
         for alg in SigningAlg::ALL {
             if !rows.iter().any(|k| k.alg == alg.as_str() && k.status == "active") {
-                insert_new_key(store, &master, alg, "active", now).await?;
+                match insert_new_key(store, &master, alg, "active", now).await {
+                    Ok(_) => {}
+                    // Another node starting on the same fresh database made it first (one
+                    // active key per algorithm is a unique index): use theirs.
+                    Err(err) if matches!(err.downcast_ref(), Some(doorway_store::StoreError::Conflict(_))) => {}
+                    Err(err) => return Err(err),
+                }
             }
         }
         let rows = store.list_signing_keys().await?;
         let set = build(&master, &rows)?;
         Ok(Self { current: RwLock::new(Arc::new(set)), master, reloading: tokio::sync::Mutex::new(()) })
+    }
+
+    /// Seals a short-lived server-side secret (a console secret awaiting its one view) under
+    /// the master key, bound to `label`; every node sharing the master key can open it.
+    pub fn seal(&self, label: &str, plaintext: &[u8]) -> Result<Vec<u8>, doorway_core::jose::SealError> {
+        self.master.seal(label, plaintext)
+    }
+
+    pub fn open(&self, label: &str, sealed: &[u8]) -> Result<Vec<u8>, doorway_core::jose::SealError> {
+        self.master.open(label, sealed)
     }
 
     pub fn current(&self) -> Arc<KeySet> {
@@ -153,9 +169,16 @@ impl Keys {
                 tracing::info!(%kid, alg = alg.as_str(), "scheduled rotation: next signing key published");
             }
         }
-        let deleted = store.delete_retired_keys(now - policy.retired_lifetime).await?;
-        if deleted > 0 {
-            tracing::info!(deleted, "retired signing keys removed from the JWKS");
+        // Runs every second on every node: write only when a retired key is due to go.
+        let cutoff = now - policy.retired_lifetime;
+        let expired = rows
+            .iter()
+            .any(|k| k.status == "retired" && k.retired_at.or(k.activated_at).unwrap_or(k.created_at) < cutoff);
+        if expired {
+            let deleted = store.delete_retired_keys(cutoff).await?;
+            if deleted > 0 {
+                tracing::info!(deleted, "retired signing keys removed from the JWKS");
+            }
         }
         self.reload(store).await
     }

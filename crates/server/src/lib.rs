@@ -3,6 +3,7 @@
 pub mod background;
 pub mod cli;
 pub mod config;
+pub mod egress;
 pub mod http;
 pub mod keys;
 pub mod metrics;

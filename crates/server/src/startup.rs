@@ -62,9 +62,9 @@ impl Application {
     /// Builds on a listener the caller bound (tests bind port 0 first to learn their issuer).
     pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let metrics = match config.metrics_listen {
-            Some(addr) => Some(
-                TcpListener::bind(addr).await.with_context(|| format!("listening for metrics on {addr}"))?,
-            ),
+            Some(addr) => {
+                Some(TcpListener::bind(addr).await.with_context(|| format!("listening for metrics on {addr}"))?)
+            }
             None => None,
         };
         crate::metrics::handle();
@@ -96,6 +96,11 @@ impl Application {
             internal_base,
         });
         Ok(Self { listener, metrics, state })
+    }
+
+    /// The address the public listener is bound to.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
     }
 
     pub fn port(&self) -> u16 {

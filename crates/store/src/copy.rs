@@ -130,7 +130,7 @@ impl Store {
                 let mut conn = writer.acquire().await?;
                 let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                 for table in &plan {
-                    let copied = self.copy_table(table, &mut Sink::Sqlite(&mut *tx)).await?;
+                    let copied = self.copy_table(table, &mut Sink::Sqlite(&mut tx)).await?;
                     report.tables.push((table.name.clone(), copied));
                 }
                 tx.commit().await?;
@@ -138,7 +138,7 @@ impl Store {
             Pool::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 for table in &plan {
-                    let copied = self.copy_table(table, &mut Sink::Postgres(&mut *tx)).await?;
+                    let copied = self.copy_table(table, &mut Sink::Postgres(&mut tx)).await?;
                     report.tables.push((table.name.clone(), copied));
                 }
                 tx.commit().await?;
@@ -346,10 +346,11 @@ fn quote(name: &str) -> String {
 fn topological(tables: Vec<String>, edges: &[(String, String)]) -> Result<Vec<String>, CopyError> {
     let mut pending: BTreeMap<String, BTreeSet<String>> = tables.into_iter().map(|t| (t, BTreeSet::new())).collect();
     for (from, to) in edges {
-        if from != to && pending.contains_key(to) {
-            if let Some(deps) = pending.get_mut(from) {
-                deps.insert(to.clone());
-            }
+        if from != to
+            && pending.contains_key(to)
+            && let Some(deps) = pending.get_mut(from)
+        {
+            deps.insert(to.clone());
         }
     }
     let mut ordered = Vec::with_capacity(pending.len());

@@ -135,7 +135,7 @@ pub struct Issue {
 pub enum RedeemOutcome {
     /// The code was fresh and passed the checks: the tokens are stored. With the code's user,
     /// if the account still exists (enabled or not).
-    Issued(AuthorizationCode, Option<User>),
+    Issued(AuthorizationCode, Option<Box<User>>),
     /// The code was fresh but failed a check; it is consumed all the same.
     Rejected(OAuthError),
     /// No such code.
@@ -313,7 +313,7 @@ impl Store {
             let user: Option<UserRow> =
                 sqlx::query_as(sqlx::AssertSqlSafe(user_sql)).bind(&code.user_id).fetch_optional(&mut *tx).await?;
             tx.commit().await?;
-            Ok(RedeemOutcome::Issued(code, user.map(User::from)))
+            Ok(RedeemOutcome::Issued(code, user.map(|u| Box::new(User::from(u)))))
         })
     }
 
@@ -392,7 +392,7 @@ impl Store {
         };
         let users = query.bind(&code.user_id).fetch_all(&mut *conn).await?;
         conn.discard_on_drop(false);
-        Ok(RedeemOutcome::Issued(code, users.into_iter().next().map(User::from)))
+        Ok(RedeemOutcome::Issued(code, users.into_iter().next().map(|u| Box::new(User::from(u)))))
     }
 
     /// Rotates a refresh token (see [`RefreshOutcome`]). `check` validates the parent (client,

@@ -45,9 +45,22 @@ impl Store {
     /// retired (it stays published), and older `next` keys of `alg` that it supersedes are
     /// deleted (they never signed anything), so a stale one cannot activate after it.
     /// Returns false when `kid` is not a `next` key of `alg` (another node got there first).
+    ///
+    /// The old key retires before the new one activates: at most one key of an algorithm is
+    /// active at any moment (a unique index holds the database to it).
     pub async fn activate_signing_key(&self, kid: &str, alg: &str, now: i64) -> Result<bool> {
         on_writer!(self, |pool| {
             let mut tx = sqlx::Connection::begin(pool).await?;
+            sqlx::query(
+                "UPDATE signing_keys SET status = 'retired', retired_at = $1 \
+                 WHERE alg = $2 AND status = 'active' AND kid <> $3 \
+                 AND EXISTS (SELECT 1 FROM signing_keys WHERE kid = $3 AND alg = $2 AND status = 'next')",
+            )
+            .bind(now)
+            .bind(alg)
+            .bind(kid)
+            .execute(&mut *tx)
+            .await?;
             let promoted = sqlx::query(
                 "UPDATE signing_keys SET status = 'active', activated_at = $1 \
                  WHERE kid = $2 AND alg = $3 AND status = 'next'",
@@ -57,27 +70,20 @@ impl Store {
             .bind(alg)
             .execute(&mut *tx)
             .await?;
-            if promoted.rows_affected() == 1 {
-                sqlx::query(
-                    "UPDATE signing_keys SET status = 'retired', retired_at = $1 \
-                     WHERE alg = $2 AND status = 'active' AND kid <> $3",
-                )
-                .bind(now)
-                .bind(alg)
-                .bind(kid)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "DELETE FROM signing_keys WHERE alg = $1 AND status = 'next' AND kid <> $2 \
-                     AND created_at <= (SELECT created_at FROM signing_keys WHERE kid = $2)",
-                )
-                .bind(alg)
-                .bind(kid)
-                .execute(&mut *tx)
-                .await?;
+            if promoted.rows_affected() != 1 {
+                tx.rollback().await?;
+                return Ok(false);
             }
+            sqlx::query(
+                "DELETE FROM signing_keys WHERE alg = $1 AND status = 'next' AND kid <> $2 \
+                 AND created_at <= (SELECT created_at FROM signing_keys WHERE kid = $2)",
+            )
+            .bind(alg)
+            .bind(kid)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
-            Ok(promoted.rows_affected() == 1)
+            Ok(true)
         })
     }
 

@@ -1,8 +1,9 @@
 //! `doorway apps`: registering and changing OAuth apps from the command line. Every setting is
-//! parsed into its domain type here, at the edge, with the same rules as the server applies;
-//! a secret is printed once and only its hash is stored.
+//! parsed into its domain type here, at the edge, with the developer console's rules
+//! (`console::form`: URLs, logo, names); an operator's back-channel URI may still be on
+//! loopback or a private network. A secret is printed once and only its hash is stored.
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use doorway_core::jose::SigningAlg;
 use doorway_core::model::{Client, ClientKind};
@@ -13,6 +14,7 @@ use doorway_store::{NewClient, Store};
 use serde_json::json;
 
 use crate::config::Config;
+use crate::http::console::form::{self, Errors};
 use crate::state::{ScopeRegistry, now};
 
 #[derive(Debug, Subcommand)]
@@ -182,7 +184,7 @@ async fn create(config: &Config, store: &Store, args: CreateArgs) -> anyhow::Res
         kind,
         name: parse_name(&args.name)?,
         homepage_url: args.homepage.as_deref().map(|v| parse_web_url("--homepage", v)).transpose()?,
-        logo_uri: args.logo_uri.as_deref().map(|v| parse_web_url("--logo-uri", v)).transpose()?,
+        logo_uri: args.logo_uri.as_deref().map(parse_logo).transpose()?,
         redirect_uris: parse_uris("--redirect-uri", &args.redirect_uris)?,
         redirect_policy: parse_policy(&args.redirect_policy)?,
         scopes: parse_scopes(config, &args.scopes)?,
@@ -223,7 +225,7 @@ async fn update(config: &Config, store: &Store, args: UpdateArgs) -> anyhow::Res
         new.homepage_url = optional(homepage).map(|v| parse_web_url("--homepage", v)).transpose()?;
     }
     if let Some(logo) = &args.logo_uri {
-        new.logo_uri = optional(logo).map(|v| parse_web_url("--logo-uri", v)).transpose()?;
+        new.logo_uri = optional(logo).map(parse_logo).transpose()?;
     }
     if let Some(policy) = &args.redirect_policy {
         new.redirect_policy = parse_policy(policy)?;
@@ -268,16 +270,29 @@ fn optional(raw: &str) -> Option<&str> {
     Some(raw.trim()).filter(|v| !v.is_empty())
 }
 
-pub(super) fn parse_name(raw: &str) -> anyhow::Result<String> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        bail!("--name must be 1 to 100 characters");
+/// The first message of a console check, as a CLI error.
+fn first_error(flag: &str, errors: &Errors) -> anyhow::Result<()> {
+    match errors.values().flatten().next() {
+        Some(message) => bail!("{flag}: {message}"),
+        None => Ok(()),
     }
-    Ok(name.to_owned())
+}
+
+pub(super) fn parse_name(raw: &str) -> anyhow::Result<String> {
+    let mut errors = Errors::new();
+    let name = form::app_name(raw, &mut errors);
+    first_error("--name", &errors)?;
+    Ok(name)
+}
+
+/// One URL by the console's rule (https except on loopback; no fragment, user info,
+/// wildcard or script scheme).
+fn parse_url(flag: &str, raw: &str) -> anyhow::Result<RedirectUri> {
+    form::parse_url(raw).map_err(|why| anyhow!("{flag} {raw} {why}"))
 }
 
 fn parse_uris(flag: &str, raw: &[String]) -> anyhow::Result<Vec<RedirectUri>> {
-    raw.iter().map(|u| RedirectUri::parse(u).with_context(|| format!("{flag} {u}"))).collect()
+    raw.iter().map(|u| parse_url(flag, u)).collect()
 }
 
 fn parse_policy(raw: &str) -> anyhow::Result<RedirectPolicy> {
@@ -298,20 +313,20 @@ fn parse_alg(raw: &str) -> anyhow::Result<String> {
 }
 
 fn parse_web_url(flag: &str, raw: &str) -> anyhow::Result<String> {
-    let ok = url::Url::parse(raw).is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http");
-    if !ok {
-        bail!("{flag} must be an http(s) URL");
-    }
-    Ok(raw.to_owned())
+    Ok(parse_url(flag, raw)?.as_str().to_owned())
+}
+
+fn parse_logo(raw: &str) -> anyhow::Result<String> {
+    let uri = parse_web_url("--logo-uri", raw)?;
+    form::logo_rule(&uri).map_err(|why| anyhow!("--logo-uri {raw} {why}"))?;
+    Ok(uri)
 }
 
 /// OIDC Back-Channel Logout §2.2: an absolute URL without a fragment; Doorway also requires
 /// https except on loopback (logout tokens must not cross the network in the clear), the same
-/// rule as for redirect URIs.
+/// rule as for redirect URIs. An operator's app may name a private host (see `egress`).
 fn parse_backchannel_uri(raw: &str) -> anyhow::Result<String> {
-    let uri = RedirectUri::parse(raw)
-        .with_context(|| format!("--backchannel-logout-uri {raw} (https, or http on loopback; no fragment)"))?;
-    Ok(uri.as_str().to_owned())
+    parse_web_url("--backchannel-logout-uri", raw)
 }
 
 /// RFC 6749 §4.4: client_credentials is for apps that can keep a secret.

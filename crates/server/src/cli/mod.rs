@@ -13,12 +13,14 @@ mod keys;
 mod logout;
 mod provision;
 mod serve;
+mod store;
 mod users;
 
 pub use admin_tokens::AdminTokensCommand;
 pub use apps::AppsCommand;
 pub use keys::KeysCommand;
 pub use logout::LogoutCommand;
+pub use store::StoreCommand;
 pub use users::UsersCommand;
 
 #[derive(Debug, Parser)]
@@ -51,6 +53,9 @@ pub enum Command {
     AdminTokens(AdminTokensCommand),
     /// Apply database migrations and exit.
     Migrate,
+    /// Move an installation between databases (`store copy --from sqlite://… --to postgres://…`).
+    #[command(subcommand)]
+    Store(StoreCommand),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -62,6 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied ({})", store.dialect());
             Ok(())
         }
+        Command::Store(cmd) => store::run(cmd).await,
         Command::Users(cmd) => {
             let (_, store) = open(&cli.global).await?;
             users::run(&store, cmd).await

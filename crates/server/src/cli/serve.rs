@@ -20,6 +20,10 @@ pub async fn serve(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> 
     tracing::info!(%issuer, %database, port = app.port(), "Doorway is ready");
     println!("Doorway is running: issuer {issuer}");
     println!("  discovery: {issuer}/.well-known/openid-configuration");
+    println!("  listening: {}", app.local_addr()?);
+    if let Some(metrics) = app.metrics_addr() {
+        println!("  metrics:   http://{metrics}/metrics");
+    }
     if let Some(demo) = &app.state().demo {
         println!();
         println!("Demo: open {issuer}/demo and click \"Sign in with {}\"", app.state().config.platform_name);

@@ -128,6 +128,7 @@ pub async fn login(
     let user = found.map(|(user, _)| user).filter(|u| password_ok && !u.disabled);
     let Some(user) = user else {
         tracing::warn!(target: "security", event = "login_failed", "a sign-in failed");
+        crate::metrics::sign_in(false);
         let (jar, csrf) = csrf_token(&state, jar);
         let app = app_for(&state, interaction).await?;
         let html = state.ui.render(
@@ -144,6 +145,7 @@ pub async fn login(
         state.store.mark_interaction_login(id, &user.id, now()).await?;
     }
     tracing::info!(user_id = %user.id, "signed in");
+    crate::metrics::sign_in(true);
     Ok((jar, Redirect::to(&after_login(interaction, next))).into_response())
 }
 

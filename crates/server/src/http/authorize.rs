@@ -266,7 +266,8 @@ async fn issue_code(
         state.store.record_session_client(&current.session.sid, &request.client_id, &current.user.id, now).await?;
     }
     // "Last used" on the connected-apps page, to the minute (a repeat sign-in writes no more).
-    if !known.and_then(|k| k.last_used_at).is_some_and(|at| now - at < LAST_USED_RESOLUTION) {
+    let used_lately = known.and_then(|k| k.last_used_at).is_some_and(|at| now - at < LAST_USED_RESOLUTION);
+    if !used_lately {
         state.store.touch_consent(&current.user.id, &request.client_id, now).await?;
     }
     let mut params = vec![("code", code.as_str())];

@@ -46,6 +46,7 @@ pub fn json_body(error: &OAuthError) -> String {
 
 impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
+        crate::metrics::oauth_error(self.error.code.as_str());
         let status = StatusCode::from_u16(self.error.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
         let mut response = (
             status,
@@ -117,8 +118,14 @@ impl From<StoreError> for PageError {
 
 impl From<anyhow::Error> for PageError {
     fn from(err: anyhow::Error) -> Self {
-        tracing::error!(error = %err, "internal error");
-        Self::internal()
+        // A database outage behind another layer (key reloads, the demo) is still a 503.
+        match err.downcast::<StoreError>() {
+            Ok(store) => store.into(),
+            Err(err) => {
+                tracing::error!(error = %err, "internal error");
+                Self::internal()
+            }
+        }
     }
 }
 

@@ -15,6 +15,21 @@ fn parse_urlencoded(bytes: &[u8]) -> Params {
     Params::new(url::form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
 }
 
+/// Path parameters for a page. A segment that does not decode (`%FF`: not UTF-8) gets the
+/// readable 400 page, not axum's plain-text rejection.
+pub struct PagePath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PagePath<T> {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(_) => Err(PageError::bad_request("This address is not valid: part of it is not readable text.")),
+        }
+    }
+}
+
 /// The query string's parameters.
 pub struct QueryParams(pub Params);
 

@@ -20,6 +20,7 @@ use doorway_store::{LogoutDelivery, Store, StoreError};
 use minijinja::context;
 use serde_json::{Map, Value};
 
+use crate::egress::{self, Targets};
 use crate::http::error::PageError;
 use crate::http::form::{FormParams, QueryParams};
 use crate::http::session::{self, CurrentUser, MaybeUser, check_csrf, csrf_token};
@@ -362,13 +363,16 @@ pub async fn deliver_due(state: &AppState) {
 /// Anything else is retried with backoff, then given up.
 async fn deliver(state: AppState, delivery: LogoutDelivery) {
     let now = now();
-    let outcome = match current_token(&state, &delivery, now).await {
-        Ok(token) => match state.http.post(&delivery.uri).form(&[("logout_token", token.as_str())]).send().await {
-            Ok(response) if response.status().is_success() => Ok(()),
-            Ok(response) => Err(format!("the app answered HTTP {}", response.status().as_u16())),
-            Err(err) => Err(describe(&err)),
-        },
-        Err(err) => Err(err),
+    let outcome = match (outbound(&state, &delivery).await, current_token(&state, &delivery, now).await) {
+        (Ok(http), Ok(token)) => {
+            match http.post(&delivery.uri).form(&[("logout_token", token.as_str())]).send().await {
+                Ok(response) if response.status().is_success() => Ok(()),
+                Ok(response) => Err(Failure::Retry(format!("the app answered HTTP {}", response.status().as_u16()))),
+                Err(err) => Err(Failure::Retry(describe(&err))),
+            }
+        }
+        (Err(failure), _) => Err(failure),
+        (Ok(_), Err(err)) => Err(Failure::Retry(err)),
     };
     let attempts = delivery.attempts + 1;
     let recorded = match outcome {
@@ -377,7 +381,12 @@ async fn deliver(state: AppState, delivery: LogoutDelivery) {
                 "back-channel logout delivered");
             state.store.mark_logout_delivered(&delivery.id, now).await
         }
-        Err(error) => {
+        Err(Failure::Refused(error)) => {
+            tracing::warn!(target: "security", event = "backchannel_target_refused", delivery_id = %delivery.id,
+                client_id = %delivery.client_id, error = %error, "back-channel logout not sent; giving up");
+            state.store.mark_logout_failed(&delivery.id, &error, None).await
+        }
+        Err(Failure::Retry(error)) => {
             let next = RetryPolicy::default().next_attempt_at(attempts, now);
             match next {
                 Some(at) => tracing::warn!(delivery_id = %delivery.id, client_id = %delivery.client_id, attempts,
@@ -391,6 +400,36 @@ async fn deliver(state: AppState, delivery: LogoutDelivery) {
     if let Err(err) = recorded {
         // The lease runs out and the delivery is tried again: at least once, never lost.
         tracing::error!(error = %err, delivery_id = %delivery.id, "recording a back-channel logout attempt failed");
+    }
+}
+
+/// Why a delivery did not happen: worth retrying, or never to be sent.
+enum Failure {
+    Retry(String),
+    Refused(String),
+}
+
+/// The HTTP client for this delivery's target: a developer's app only reaches public https
+/// hosts by name, resolved by [`egress::PublicResolver`] (checked again here, not only at
+/// registration: the row may predate the rule, or the owner may have lost operator rights).
+async fn outbound(state: &AppState, delivery: &LogoutDelivery) -> Result<reqwest::Client, Failure> {
+    let client = match state.store.find_client(&delivery.client_id).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return Err(Failure::Refused("the app no longer exists".to_owned())),
+        Err(err) => return Err(Failure::Retry(format!("database error: {err}"))),
+    };
+    match Targets::of_app(&state.store, &client).await {
+        Ok(Targets::Any) => Ok(state.http.clone()),
+        Ok(Targets::PublicOnly) => {
+            if let Err(why) = egress::check_public_url(&delivery.uri) {
+                return Err(Failure::Refused(format!(
+                    "refused: the back-channel logout URI {why} (the app is registered by a developer: only \
+                     public https hosts are called)"
+                )));
+            }
+            egress::public_client().cloned().ok_or_else(|| Failure::Retry("no outbound HTTP client".to_owned()))
+        }
+        Err(err) => Err(Failure::Retry(format!("database error: {err}"))),
     }
 }
 

@@ -153,6 +153,31 @@ async fn apps_create_update_and_list_round_trip_every_setting() {
 }
 
 #[tokio::test]
+async fn apps_use_the_consoles_url_and_name_rules() {
+    let app = spawn_app().await;
+    let base = ["apps", "create", "--name", "X", "--redirect-uri", "https://x.example/cb"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> { base.iter().chain(extra).copied().collect() };
+    for (extra, expected) in [
+        (&["--homepage", "http://x.example"][..], "--homepage http://x.example must use https"),
+        (&["--logo-uri", "http://x.example/logo.png"][..], "--logo-uri http://x.example/logo.png must use https"),
+        (&["--logo-uri", "http://127.0.0.1/logo.png"][..], "shown on the consent page"),
+        (&["--homepage", "javascript:alert(1)"][..], "must not be a javascript: URL"),
+        (&["--redirect-uri", "https://x.example/*"][..], "must not contain wildcards"),
+        (&["--post-logout-redirect-uri", "https://x.example/bye/*"][..], "must not contain wildcards"),
+    ] {
+        let err = refused(&app, &with(extra));
+        assert!(err.contains(expected), "{extra:?}: {err}");
+    }
+    for name in ["Bank\u{202E}ppa", "Zero\u{200B}Width", "\u{FEFF}Bom", "Iso\u{2066}late"] {
+        let err = refused(&app, &["apps", "create", "--name", name, "--redirect-uri", "https://x.example/cb"]);
+        assert!(err.contains("--name: The name must not contain invisible formatting characters"), "{err}");
+    }
+    assert!(app.store.list_clients().await.unwrap().is_empty(), "nothing was registered");
+    // The operator's own network stays reachable: http on loopback for the back-channel URI.
+    json(&app, &with(&["--backchannel-logout-uri", "http://127.0.0.1:8080/logout", "--json"]));
+}
+
+#[tokio::test]
 async fn apps_create_and_update_refuse_invalid_settings() {
     let app = spawn_app().await;
     let base = ["apps", "create", "--name", "X", "--redirect-uri", "https://x.example/cb"];

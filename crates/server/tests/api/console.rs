@@ -9,9 +9,9 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-const CONSOLE: &str = "/settings/applications";
+pub const CONSOLE: &str = "/settings/applications";
 /// What the console's default registration allows.
-const SCOPE: &[(&str, &str)] = &[("scope", "openid profile")];
+pub const SCOPE: &[(&str, &str)] = &[("scope", "openid profile")];
 
 /// Undoes the HTML escaping of a page's text.
 fn unescape(html: &str) -> String {
@@ -25,7 +25,7 @@ fn unescape(html: &str) -> String {
 }
 
 /// The text of the element with `id` (up to its closing tag), unescaped.
-fn element_text(html: &str, id: &str) -> Option<String> {
+pub fn element_text(html: &str, id: &str) -> Option<String> {
     let marker = format!("id=\"{id}\"");
     let start = html.find(&marker)?;
     let start = start + html[start..].find('>')? + 1;
@@ -34,14 +34,14 @@ fn element_text(html: &str, id: &str) -> Option<String> {
 }
 
 /// A signed-in browser for a new user `username`.
-async fn developer(app: &TestApp, username: &str) -> Browser {
+pub async fn developer(app: &TestApp, username: &str) -> Browser {
     app.create_user(username).await;
     let browser = Browser::new();
     browser.login(app, username).await;
     browser
 }
 
-async fn operator(app: &TestApp, username: &str) -> Browser {
+pub async fn operator(app: &TestApp, username: &str) -> Browser {
     let hash = doorway_server::password::hash_blocking(PASSWORD).unwrap();
     app.store
         .create_user(
@@ -66,14 +66,14 @@ async fn operator(app: &TestApp, username: &str) -> Browser {
     browser
 }
 
-async fn csrf(browser: &Browser, app: &TestApp, path: &str) -> String {
+pub async fn csrf(browser: &Browser, app: &TestApp, path: &str) -> String {
     let page = browser.get(&app.url(path)).await;
     assert_eq!(page.status(), 200, "GET {path}");
     Form::new(page.text().await.unwrap()).csrf_token
 }
 
 /// A valid registration, with `changes` replacing or adding fields (an empty value removes one).
-fn registration(changes: &[(&str, &str)]) -> Vec<(String, String)> {
+pub fn registration(changes: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut fields: Vec<(String, String)> = [
         ("name", "Chat App"),
         ("description", "Talks to people"),
@@ -98,7 +98,7 @@ fn registration(changes: &[(&str, &str)]) -> Vec<(String, String)> {
     fields
 }
 
-async fn post(
+pub async fn post(
     browser: &Browser,
     app: &TestApp,
     path: &str,
@@ -110,24 +110,43 @@ async fn post(
     browser.http.post(app.url(path)).form(&form).send().await.unwrap()
 }
 
-/// A registered app: its id, secret and the page that showed them.
-struct Registered {
-    client_id: String,
-    secret: Option<String>,
-    page: String,
+/// A registered app: its id, secret, the page that showed them and that page's address.
+pub struct Registered {
+    pub client_id: String,
+    pub secret: Option<String>,
+    pub page: String,
+    pub location: String,
 }
 
-async fn register(browser: &Browser, app: &TestApp, changes: &[(&str, &str)]) -> Registered {
+/// Follows a console POST's 303 (Post/Redirect/Get) to the page it names, returning the
+/// Location and that page, both never cached.
+pub async fn follow(browser: &Browser, app: &TestApp, response: reqwest::Response) -> (String, String) {
+    assert_eq!(response.status(), 303, "a console form answers with a redirect");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let location = location(&response);
+    let page = browser.get(&app.url(&location)).await;
+    assert_eq!(page.status(), 200, "GET {location}");
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    (location, page.text().await.unwrap())
+}
+
+pub async fn register(browser: &Browser, app: &TestApp, changes: &[(&str, &str)]) -> Registered {
     let token = csrf(browser, app, &format!("{CONSOLE}/new")).await;
     let response = post(browser, app, CONSOLE, &token, &registration(changes)).await;
-    assert_eq!(response.status(), 200, "registration should succeed");
-    assert_eq!(response.headers()["cache-control"], "no-store");
-    let page = response.text().await.unwrap();
+    let (location, page) = follow(browser, app, response).await;
     Registered {
         client_id: element_text(&page, "client-id").expect("the client id"),
         secret: element_text(&page, "client-secret"),
         page,
+        location,
     }
+}
+
+/// Rotates an app's secret with `grace` seconds and returns the page that shows the new one.
+async fn rotate(browser: &Browser, app: &TestApp, path: &str, token: &str, grace: &str) -> String {
+    let fields = [("grace".to_owned(), grace.to_owned())];
+    let response = post(browser, app, &format!("{path}/rotate-secret"), token, &fields).await;
+    follow(browser, app, response).await.1
 }
 
 fn test_client(registered: &Registered, redirect_uri: &str) -> TestClient {
@@ -174,6 +193,12 @@ async fn a_registered_apps_secret_is_shown_once_and_never_again() {
     assert_eq!(stored.grant_types.to_string(), "authorization_code refresh_token");
     // The environment block on the creation page carries the real secret, this once.
     assert!(element_text(&registered.page, "snippet-env").unwrap().contains(&format!("OAUTH_CLIENT_SECRET={secret}")));
+    assert!(registered.page.contains("App registered."));
+    // A refresh of that page is a GET of the same address: no second app, no secret.
+    let again = alice.get(&app.url(&registered.location)).await.text().await.unwrap();
+    assert!(!again.contains(&secret), "a refresh must not show the secret again");
+    assert!(element_text(&again, "reveal-gone").is_some());
+    assert_eq!(app.store.list_clients().await.unwrap().len(), 1, "a refresh registers nothing");
     for path in [
         CONSOLE.to_owned(),
         format!("{CONSOLE}/{}", registered.client_id),
@@ -433,9 +458,7 @@ async fn a_rotated_secret_is_refused_at_the_token_endpoint_and_the_new_one_works
     let old = registered.secret.clone().unwrap();
     let path = format!("{CONSOLE}/{}", registered.client_id);
     let token = csrf(&alice, &app, &path).await;
-    let response = post(&alice, &app, &format!("{path}/rotate-secret"), &token, &[("grace".into(), "0".into())]).await;
-    assert_eq!(response.status(), 200);
-    let page = response.text().await.unwrap();
+    let page = rotate(&alice, &app, &path, &token, "0").await;
     let new = element_text(&page, "client-secret").expect("the new secret, once");
     assert_ne!(new, old);
     assert!(page.contains("The old secret no longer works."));
@@ -459,21 +482,19 @@ async fn a_grace_period_keeps_the_old_secret_working_until_the_next_rotation() {
     let first = registered.secret.clone().unwrap();
     let path = format!("{CONSOLE}/{}", registered.client_id);
     let token = csrf(&alice, &app, &path).await;
-    let rotate = |grace: &str| vec![("grace".to_owned(), grace.to_owned())];
-    let response = post(&alice, &app, &format!("{path}/rotate-secret"), &token, &rotate("3600")).await;
-    let page = response.text().await.unwrap();
+    let page = rotate(&alice, &app, &path, &token, "3600").await;
     assert!(page.contains("The old secret keeps working until"));
     let second = element_text(&page, "client-secret").unwrap();
     assert_eq!(token_auth_error(&app, &registered.client_id, &first).await, "invalid_grant", "in grace");
     assert_eq!(token_auth_error(&app, &registered.client_id, &second).await, "invalid_grant");
-    let response = post(&alice, &app, &format!("{path}/rotate-secret"), &token, &rotate("0")).await;
-    let third = element_text(&response.text().await.unwrap(), "client-secret").unwrap();
+    let third = element_text(&rotate(&alice, &app, &path, &token, "0").await, "client-secret").unwrap();
     for stale in [&first, &second] {
         assert_eq!(token_auth_error(&app, &registered.client_id, stale).await, "invalid_client");
     }
     assert_eq!(token_auth_error(&app, &registered.client_id, &third).await, "invalid_grant");
     // Only the offered grace periods.
-    let response = post(&alice, &app, &format!("{path}/rotate-secret"), &token, &rotate("999999")).await;
+    let fields = [("grace".to_owned(), "999999".to_owned())];
+    let response = post(&alice, &app, &format!("{path}/rotate-secret"), &token, &fields).await;
     assert_eq!(response.status(), 400);
 }
 
@@ -501,15 +522,13 @@ async fn only_an_operator_can_mark_an_app_first_party() {
     let alice = developer(&app, "alice").await;
     let page = alice.get(&app.url(&format!("{CONSOLE}/new"))).await.text().await.unwrap();
     assert!(!page.contains("name=\"first_party\""), "the option is not offered to developers");
-    let token = csrf(&alice, &app, &format!("{CONSOLE}/new")).await;
-    let response = post(&alice, &app, CONSOLE, &token, &registration(&[("first_party", "on")])).await;
-    assert_eq!(response.status(), 422);
-    assert!(response.text().await.unwrap().contains("Only an operator can mark an app first-party."));
-    // Nor by editing an app of one's own.
-    let registered = register(&alice, &app, &[]).await;
+    // A forged checkbox is ignored, on registration and on editing alike.
+    let registered = register(&alice, &app, &[("first_party", "on")]).await;
+    assert!(!app.store.find_client(&registered.client_id).await.unwrap().unwrap().first_party);
     let path = format!("{CONSOLE}/{}", registered.client_id);
+    let token = csrf(&alice, &app, &format!("{path}/edit")).await;
     let response = post(&alice, &app, &path, &token, &registration(&[("first_party", "on")])).await;
-    assert_eq!(response.status(), 422);
+    assert_eq!(response.status(), 303);
     assert!(!app.store.find_client(&registered.client_id).await.unwrap().unwrap().first_party);
 
     // An operator can; then people sign in without a consent screen.
@@ -625,8 +644,7 @@ async fn a_hosted_app_from_the_console_gets_the_environment_block_and_its_token_
     ];
     let fields: Vec<(String, String)> = good.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
     let response = post(&alice, &app, &path, &token, &fields).await;
-    assert_eq!(response.status(), 200);
-    let page = response.text().await.unwrap();
+    let (_, page) = follow(&alice, &app, response).await;
     let id = element_text(&page, "client-id").unwrap();
     let secret = element_text(&page, "client-secret").unwrap();
     assert_eq!(

@@ -623,3 +623,76 @@ async fn a_password_change_tells_the_apps_of_every_ended_session() {
     assert_eq!(claims["sub"], alice.sub);
     assert_eq!(claims["sid"], sid);
 }
+
+// --- SSRF: where a developer's app can make Doorway send requests ----------------------------
+
+/// A developer's app (owned by a person who is not an operator) whose stored back-channel URI
+/// points at loopback — a row from before the rule, or one an attacker slipped past it.
+async fn developer_app_with_logout(app: &TestApp, uri: &str) -> TestClient {
+    let owner = app.create_user("dev").await;
+    app.create_client_with("https://app.example/callback", ClientKind::Confidential, RedirectPolicy::Exact, |c| {
+        c.owner_id = Some(owner.id.clone());
+        c.post_logout_redirect_uris = vec![RedirectUri::parse(BYE).unwrap()];
+        c.backchannel_logout_uri = Some(uri.to_owned());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_developers_app_never_gets_doorway_to_post_to_a_loopback_address() {
+    let app = spawn_app().await;
+    app.create_user("alice").await;
+    let receiver = Receiver::start().await;
+    let client = developer_app_with_logout(&app, &receiver.url).await;
+    let browser = Browser::new();
+    let id_token = sign_in(&app, &browser, &client, "alice").await;
+    let url = logout_url(&app, &[("id_token_hint", &id_token), ("post_logout_redirect_uri", BYE)]);
+    assert_eq!(browser.get(&url).await.status(), 303);
+    wait_for(&app, &client, Duration::from_secs(10), |rows| rows.len() == 1 && rows[0].status == "failed").await;
+    let row = &app.store.list_logout_deliveries(Some(&client.client_id), 10).await.unwrap()[0];
+    let error = row.last_error.as_deref().unwrap();
+    assert!(error.starts_with("refused: the back-channel logout URI must use https"), "{error}");
+    assert!(error.contains("registered by a developer"), "{error}");
+    assert_eq!(row.attempts, 1, "a refused target is not retried");
+    assert!(receiver.received().is_empty(), "the loopback receiver saw nothing");
+}
+
+#[tokio::test]
+async fn a_developers_app_with_an_https_ip_literal_gets_nothing_either() {
+    let app = spawn_app().await;
+    app.create_user("alice").await;
+    let client = developer_app_with_logout(&app, "https://127.0.0.1:1/backchannel").await;
+    let browser = Browser::new();
+    let id_token = sign_in(&app, &browser, &client, "alice").await;
+    let url = logout_url(&app, &[("id_token_hint", &id_token), ("post_logout_redirect_uri", BYE)]);
+    assert_eq!(browser.get(&url).await.status(), 303);
+    wait_for(&app, &client, Duration::from_secs(10), |rows| rows.len() == 1 && rows[0].status == "failed").await;
+    let row = &app.store.list_logout_deliveries(Some(&client.client_id), 10).await.unwrap()[0];
+    assert!(row.last_error.as_deref().unwrap().contains("not an IP address"), "{row:?}");
+}
+
+#[tokio::test]
+async fn an_operators_app_still_gets_logout_tokens_on_loopback() {
+    let app = spawn_app().await;
+    app.create_user("alice").await;
+    let receiver = Receiver::start().await;
+    // Owned by an operator (registered in the console by an admin): private targets allowed.
+    let root = app.create_user("root").await;
+    app.store
+        .set_user_flags(&root.id, &doorway_store::UserFlags { is_admin: Some(true), ..Default::default() }, 0)
+        .await
+        .unwrap();
+    let client = app
+        .create_client_with("https://app.example/callback", ClientKind::Confidential, RedirectPolicy::Exact, |c| {
+            c.owner_id = Some(root.id.clone());
+            c.post_logout_redirect_uris = vec![RedirectUri::parse(BYE).unwrap()];
+            c.backchannel_logout_uri = Some(receiver.url.clone());
+        })
+        .await;
+    let browser = Browser::new();
+    let id_token = sign_in(&app, &browser, &client, "alice").await;
+    let url = logout_url(&app, &[("id_token_hint", &id_token), ("post_logout_redirect_uri", BYE)]);
+    assert_eq!(browser.get(&url).await.status(), 303);
+    wait_for(&app, &client, Duration::from_secs(10), delivered).await;
+    assert_eq!(receiver.received().len(), 1);
+}

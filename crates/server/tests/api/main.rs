@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod nodes;
 
 mod admin_api;
 mod authorize;
@@ -11,17 +12,23 @@ mod badges;
 mod cli;
 mod cli_admin;
 mod cli_provision;
+mod config_docs;
 mod consent;
 mod console;
+mod console_rules;
 mod device;
 mod discovery;
 mod keys;
 mod lifecycle;
 mod logout;
+mod multinode;
+mod operations;
 mod pages;
 mod relying_party;
 mod request_options;
 mod rp_lifecycle;
+mod serve_process;
 mod settings;
+mod store_copy;
 mod token;
 mod userinfo;

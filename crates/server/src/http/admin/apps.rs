@@ -2,7 +2,7 @@
 //! validation (`console::form`), with operator powers (first-party, any grant type); a secret
 //! is returned by the call that creates it and never again.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use doorway_core::model::{Client, ClientKind};
@@ -14,8 +14,9 @@ use serde_json::json;
 
 use super::auth::Admin;
 use super::error::ApiError;
-use super::{ApiJson, Page, Paging, Patch, encode_cursor};
-use crate::http::console::form::{Errors, Fields, Submitter, Valid, validate};
+use super::{ApiJson, ApiPath, Page, Paging, Patch, encode_cursor};
+use crate::egress::Targets;
+use crate::http::console::form::{Errors, Fields, NO_REDIRECT_URI, Submitter, Valid, check, push as form_push};
 use crate::state::{AppState, now};
 
 /// The longest grace period for a rotated secret: a week.
@@ -117,7 +118,11 @@ pub async fn list(_: Admin, State(state): State<AppState>, RawQuery(query): RawQ
     Ok(super::json(StatusCode::OK, &Page { data: page, next_cursor }))
 }
 
-pub async fn get(_: Admin, State(state): State<AppState>, Path(client_id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(
+    _: Admin,
+    State(state): State<AppState>,
+    ApiPath(client_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
     Ok(super::json(StatusCode::OK, &find(&state, &client_id).await?))
 }
 
@@ -125,6 +130,8 @@ pub async fn get(_: Admin, State(state): State<AppState>, Path(client_id): Path<
 #[serde(deny_unknown_fields)]
 pub struct NewAppBody {
     name: String,
+    /// Required with the authorization_code grant only.
+    #[serde(default)]
     redirect_uris: Vec<String>,
     scopes: Option<Words>,
     /// `confidential` (default) or `public`.
@@ -173,16 +180,22 @@ pub async fn create(
     fields.backchannel_logout_uri = body.backchannel_logout_uri.unwrap_or_default();
     fields.first_party = body.first_party;
     fields.authorized_org = body.authorized_org.unwrap_or_default();
-    let mut valid =
-        validate(&fields, &state.scopes, &Submitter { is_admin: true, existing: None }).map_err(|e| invalid(&e))?;
+    // An operator's app: its back-channel URI may be on a private network.
+    let who = Submitter { is_admin: true, targets: Targets::Any, existing: None };
+    let (mut valid, mut errors) = check(&fields, &state.scopes, &who);
     if let Some(words) = &body.grant_types {
         valid.grant_types = grant_types(words, valid.kind)?;
+    }
+    no_redirect_needed(&valid, &mut errors);
+    if !errors.is_empty() {
+        return Err(invalid(&errors));
     }
     valid.profile.access_token_ttl = token_ttl(body.access_token_ttl)?;
     let secret = (valid.kind == ClientKind::Confidential).then(|| random_token("dws_"));
     let new = new_client(uuid::Uuid::new_v4().to_string(), secret.as_deref().map(hash_secret), None, &valid);
     let client = state.store.create_app(new, &valid.profile, now()).await?;
-    tracing::info!(client_id = %client.client_id, token_id = %admin.token.id, "app created through the admin API");
+    tracing::info!(target: "audit", event = "app_created", client_id = %client.client_id, token_id = %admin.token.id,
+        "app created through the admin API");
     let mut out = serde_json::to_value(&client).map_err(anyhow::Error::from)?;
     // Shown this once; only its SHA-256 is stored.
     out["client_secret"] = json!(secret);
@@ -219,63 +232,143 @@ pub struct AppUpdateBody {
     authorized_org: Patch<String>,
 }
 
-/// Applies a nullable text field to the console's form field.
-fn patch_text(field: &mut String, patch: Patch<String>) {
+/// An app without the authorization_code grant (device-only, client_credentials-only) needs no
+/// redirect URI.
+fn no_redirect_needed(valid: &Valid, errors: &mut Errors) {
+    if !valid.grant_types.allows(GrantType::AuthorizationCode)
+        && let Some(messages) = errors.get_mut("redirect_uris")
+    {
+        messages.retain(|m| m != NO_REDIRECT_URI);
+        if messages.is_empty() {
+            errors.remove("redirect_uris");
+        }
+    }
+}
+
+/// Applies a nullable text field to the console's form field, noting that it was sent.
+fn patch_text(field: &mut String, patch: Patch<String>, name: &'static str, sent: &mut Vec<&'static str>) {
     match patch {
-        Patch::Absent => {}
+        Patch::Absent => return,
         Patch::Null => field.clear(),
         Patch::Value(value) => *field = value,
+    }
+    sent.push(name);
+}
+
+/// A PATCH changes only what it sends: every other setting stays exactly as stored, even one
+/// stored under older, looser rules (the CLI's, before it shared the console's).
+fn keep_unsent(valid: &mut Valid, existing: &Client, sent: &[&str]) {
+    let kept = |field: &str| !sent.contains(&field);
+    if kept("name") {
+        valid.name.clone_from(&existing.name);
+    }
+    if kept("description") {
+        valid.profile.description.clone_from(&existing.description);
+    }
+    if kept("homepage_url") {
+        valid.homepage_url.clone_from(&existing.homepage_url);
+    }
+    if kept("logo_uri") {
+        valid.logo_uri.clone_from(&existing.logo_uri);
+    }
+    if kept("policy_uri") {
+        valid.profile.policy_uri.clone_from(&existing.policy_uri);
+    }
+    if kept("tos_uri") {
+        valid.profile.tos_uri.clone_from(&existing.tos_uri);
+    }
+    if kept("redirect_uris") {
+        valid.redirect_uris.clone_from(&existing.redirect_uris);
+    }
+    if kept("post_logout_redirect_uris") {
+        valid.post_logout_redirect_uris.clone_from(&existing.post_logout_redirect_uris);
+    }
+    if kept("backchannel_logout_uri") {
+        valid.backchannel_logout_uri.clone_from(&existing.backchannel_logout_uri);
+    }
+    if kept("scopes") {
+        valid.scopes = existing.scopes.clone();
+    }
+    if kept("redirect_policy") {
+        valid.redirect_policy = existing.redirect_policy;
+    }
+    if kept("id_token_alg") {
+        valid.id_token_alg.clone_from(&existing.id_token_alg);
+    }
+    if kept("authorized_org") {
+        valid.profile.authorized_org.clone_from(&existing.authorized_org);
     }
 }
 
 pub async fn update(
     admin: Admin,
     State(state): State<AppState>,
-    Path(client_id): Path<String>,
+    ApiPath(client_id): ApiPath<String>,
     ApiJson(body): ApiJson<AppUpdateBody>,
 ) -> Result<Response, ApiError> {
     let existing = find(&state, &client_id).await?;
     let mut fields = Fields::from_client(&existing);
+    let mut sent: Vec<&'static str> = Vec::new();
     if let Some(name) = body.name {
         fields.name = name;
+        sent.push("name");
     }
     if let Some(uris) = &body.redirect_uris {
         fields.redirect_uris = lines("redirect_uris", uris)?;
+        sent.push("redirect_uris");
     }
     if let Some(uris) = &body.post_logout_redirect_uris {
         fields.post_logout_redirect_uris = lines("post_logout_redirect_uris", uris)?;
+        sent.push("post_logout_redirect_uris");
     }
     if let Some(scopes) = &body.scopes {
         fields.scopes = scopes.list();
+        sent.push("scopes");
     }
     if let Some(policy) = body.redirect_policy {
         fields.redirect_policy = policy;
+        sent.push("redirect_policy");
     }
     if let Some(require) = body.require_pkce {
         fields.require_pkce = require;
     }
     if let Some(alg) = body.id_token_alg {
         fields.id_token_alg = alg;
+        sent.push("id_token_alg");
     }
     if let Some(first_party) = body.first_party {
         fields.first_party = first_party;
     }
-    patch_text(&mut fields.description, body.description);
-    patch_text(&mut fields.homepage_url, body.homepage_url);
-    patch_text(&mut fields.logo_uri, body.logo_uri);
-    patch_text(&mut fields.policy_uri, body.policy_uri);
-    patch_text(&mut fields.tos_uri, body.tos_uri);
-    patch_text(&mut fields.backchannel_logout_uri, body.backchannel_logout_uri);
-    patch_text(&mut fields.authorized_org, body.authorized_org);
+    patch_text(&mut fields.description, body.description, "description", &mut sent);
+    patch_text(&mut fields.homepage_url, body.homepage_url, "homepage_url", &mut sent);
+    patch_text(&mut fields.logo_uri, body.logo_uri, "logo_uri", &mut sent);
+    patch_text(&mut fields.policy_uri, body.policy_uri, "policy_uri", &mut sent);
+    patch_text(&mut fields.tos_uri, body.tos_uri, "tos_uri", &mut sent);
+    patch_text(&mut fields.backchannel_logout_uri, body.backchannel_logout_uri, "backchannel_logout_uri", &mut sent);
+    patch_text(&mut fields.authorized_org, body.authorized_org, "authorized_org", &mut sent);
     // The lifetime is applied after validation, in seconds; the form field is in minutes.
     fields.token_minutes.clear();
-    let who = Submitter { is_admin: true, existing: Some(&existing) };
-    let mut valid = validate(&fields, &state.scopes, &who).map_err(|e| invalid(&e))?;
+    // A developer's app keeps the developer's rule for its back-channel URI, whoever edits it:
+    // delivery would refuse a private target anyway (see `egress`).
+    let targets = Targets::of_app(&state.store, &existing).await?;
+    let who = Submitter { is_admin: true, targets, existing: Some(&existing) };
+    let (mut valid, mut errors) = check(&fields, &state.scopes, &who);
+    // Only what was sent is judged.
+    errors.retain(|field, _| sent.contains(field));
+    keep_unsent(&mut valid, &existing, &sent);
     valid.grant_types = match &body.grant_types {
         Some(words) => grant_types(words, existing.kind)?,
         // Not sent: exactly as they were (the console's defaults do not apply here).
         None => existing.grant_types.clone(),
     };
+    no_redirect_needed(&valid, &mut errors);
+    let needs_redirect = valid.grant_types.allows(GrantType::AuthorizationCode) && valid.redirect_uris.is_empty();
+    if needs_redirect && !errors.contains_key("redirect_uris") {
+        form_push(&mut errors, "redirect_uris", NO_REDIRECT_URI);
+    }
+    if !errors.is_empty() {
+        return Err(invalid(&errors));
+    }
     valid.profile.access_token_ttl = match body.access_token_ttl {
         Patch::Absent => existing.access_token_ttl,
         Patch::Null => None,
@@ -285,19 +378,21 @@ pub async fn update(
     if !state.store.update_app(None, &new, &valid.profile).await? {
         return Err(ApiError::not_found("app"));
     }
-    tracing::info!(%client_id, token_id = %admin.token.id, "app updated through the admin API");
+    tracing::info!(target: "audit", event = "app_updated", %client_id, token_id = %admin.token.id,
+        "app updated through the admin API");
     Ok(super::json(StatusCode::OK, &find(&state, &client_id).await?))
 }
 
 pub async fn delete(
     admin: Admin,
     State(state): State<AppState>,
-    Path(client_id): Path<String>,
+    ApiPath(client_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     if !state.store.delete_client(&client_id).await? {
         return Err(ApiError::not_found("app"));
     }
-    tracing::info!(%client_id, token_id = %admin.token.id, "app deleted through the admin API");
+    tracing::info!(target: "audit", event = "app_deleted", %client_id, token_id = %admin.token.id,
+        "app deleted through the admin API");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -312,7 +407,7 @@ pub struct RotateBody {
 pub async fn rotate_secret(
     admin: Admin,
     State(state): State<AppState>,
-    Path(client_id): Path<String>,
+    ApiPath(client_id): ApiPath<String>,
     ApiJson(body): ApiJson<RotateBody>,
 ) -> Result<Response, ApiError> {
     let client = find(&state, &client_id).await?;
@@ -328,7 +423,7 @@ pub async fn rotate_secret(
     if !state.store.rotate_client_secret(&client_id, &hash_secret(&secret), grace_until).await? {
         return Err(ApiError::not_found("app"));
     }
-    tracing::info!(%client_id, grace_seconds = body.grace_seconds, token_id = %admin.token.id,
+    tracing::info!(target: "audit", event = "app_secret_rotated", %client_id, grace_seconds = body.grace_seconds, token_id = %admin.token.id,
         "client secret rotated through the admin API");
     let out = json!({ "client_id": client_id, "client_secret": secret, "previous_secret_expires_at": grace_until });
     Ok(super::json(StatusCode::OK, &out))

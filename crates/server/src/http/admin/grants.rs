@@ -1,14 +1,14 @@
 //! `/api/v1/users/{id}/grants`: the apps a user granted access to, and revoking one — the same
 //! revocation as the user's own connected-apps page.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::auth::Admin;
 use super::error::ApiError;
-use super::json;
+use super::{ApiPath, json};
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -26,7 +26,7 @@ struct GrantList {
     data: Vec<Grant>,
 }
 
-pub async fn list(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn list(_: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Response, ApiError> {
     let user = super::users::find(&state, &id).await?;
     let data = state
         .store
@@ -48,7 +48,7 @@ pub async fn list(_: Admin, State(state): State<AppState>, Path(id): Path<String
 pub async fn revoke(
     admin: Admin,
     State(state): State<AppState>,
-    Path((id, client_id)): Path<(String, String)>,
+    ApiPath((id, client_id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let user = super::users::find(&state, &id).await?;
     let revoked = crate::http::settings::revoke_app(&state, &user, &client_id).await?;

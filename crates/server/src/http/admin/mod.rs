@@ -7,8 +7,9 @@
 //! generated password), and never accepts a browser session.
 
 use axum::Router;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use base64ct::{Base64UrlUnpadded, Encoding};
@@ -68,6 +69,21 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             serde_json::error::Category::Data => ApiError::invalid(err.to_string()),
             _ => ApiError::bad_request(format!("the body is not valid JSON: {err}")),
         })
+    }
+}
+
+/// Path parameters; a segment that does not decode (`%FF`: not UTF-8) is a JSON 400, like
+/// every other error of the API.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(_) => Err(ApiError::bad_request("the path is not valid: a segment does not decode to UTF-8 text")),
+        }
     }
 }
 

@@ -270,7 +270,7 @@ fn schemas() -> Value {
         "GrantList": list("Grant"),
         "App": app,
         "AppPage": page("App"),
-        "NewApp": { "type": "object", "required": ["name", "redirect_uris"], "properties": new_app_fields },
+        "NewApp": { "type": "object", "required": ["name"], "properties": new_app_fields },
         "CreatedApp": with("App", json!({ "type": "object", "required": ["client_secret"], "properties": {
             "client_secret": { "type": ["string", "null"], "description": "Confidential apps: shown once. Null for public apps." } } })),
         "AppUpdate": { "type": "object", "description": "Only the fields sent change; null clears an optional one.",

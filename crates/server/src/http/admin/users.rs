@@ -1,7 +1,7 @@
 //! `/api/v1/users`: accounts for operators. Disabling ends everything the account had (tokens
 //! revoked, sessions ended, apps told by back-channel logout), as `doorway users disable` does.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use doorway_core::model::User;
@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::auth::Admin;
 use super::error::ApiError;
-use super::{ApiJson, Page, Paging, encode_cursor, json};
+use super::{ApiJson, ApiPath, Page, Paging, encode_cursor, json};
 use crate::state::{AppState, now};
 
 /// A user by id, or 404.
@@ -31,7 +31,7 @@ pub async fn list(_: Admin, State(state): State<AppState>, RawQuery(query): RawQ
     Ok(json(StatusCode::OK, &Page { data: users, next_cursor }))
 }
 
-pub async fn get(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(_: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Response, ApiError> {
     Ok(json(StatusCode::OK, &find(&state, &id).await?))
 }
 
@@ -53,7 +53,7 @@ pub struct NewUserBody {
 }
 
 pub async fn create(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewUserBody>,
 ) -> Result<Response, ApiError> {
@@ -87,7 +87,8 @@ pub async fn create(
         }
         Err(err) => return Err(err.into()),
     };
-    tracing::info!(user_id = %user.id, "user created through the admin API");
+    tracing::info!(target: "audit", event = "user_created", user_id = %user.id, is_admin = user.is_admin,
+        token_id = %admin.token.id, "user created through the admin API");
     let mut out = serde_json::to_value(&user).map_err(anyhow::Error::from)?;
     if generated {
         // Shown this once; only its argon2id hash is kept.
@@ -106,9 +107,9 @@ pub struct UserUpdateBody {
 }
 
 pub async fn update(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UserUpdateBody>,
 ) -> Result<Response, ApiError> {
     let flags = UserFlags {
@@ -120,10 +121,18 @@ pub async fn update(
     if !state.store.set_user_flags(&id, &flags, now()).await? {
         return Err(ApiError::not_found("user"));
     }
+    // An operator's rights changing is the line an audit looks for first.
+    tracing::info!(target: "audit", event = "user_updated", user_id = %id, is_admin = ?flags.is_admin,
+        is_pro = ?flags.is_pro, can_pay = ?flags.can_pay, email_verified = ?flags.email_verified,
+        token_id = %admin.token.id, "user updated through the admin API");
     Ok(json(StatusCode::OK, &find(&state, &id).await?))
 }
 
-pub async fn disable(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn disable(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
     let user = find(&state, &id).await?;
     let now = now();
     // Disabled first: from here no grant of theirs is honoured, so nothing new is minted
@@ -141,13 +150,19 @@ pub async fn disable(_: Admin, State(state): State<AppState>, Path(id): Path<Str
     )
     .await;
     tracing::info!(target: "security", event = "user_disabled", user_id = %user.id, tokens,
-        sessions = sids.len(), "user disabled through the admin API");
+        sessions = sids.len(), token_id = %admin.token.id, "user disabled through the admin API");
     Ok(json(StatusCode::OK, &find(&state, &id).await?))
 }
 
-pub async fn enable(_: Admin, State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn enable(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
     if !state.store.set_user_disabled(&id, false, now()).await? {
         return Err(ApiError::not_found("user"));
     }
+    tracing::info!(target: "security", event = "user_enabled", user_id = %id, token_id = %admin.token.id,
+        "user enabled through the admin API");
     Ok(json(StatusCode::OK, &find(&state, &id).await?))
 }

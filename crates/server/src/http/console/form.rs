@@ -12,12 +12,17 @@ use doorway_core::types::{RedirectPolicy, RedirectUri, RedirectUriError, ScopeSe
 use doorway_store::AppProfile;
 use serde::Serialize;
 
+use crate::egress::{self, Targets};
 use crate::state::ScopeRegistry;
 
 /// The most redirect (or post-logout) URIs one app may register.
 const MAX_URIS: usize = 20;
 /// Hugging Face's bounds for hosted apps' token lifetime: up to 30 days.
 pub const MAX_TOKEN_MINUTES: i64 = 43_200;
+
+/// The console's apps sign people in; the admin API drops this message for an app without the
+/// authorization_code grant.
+pub const NO_REDIRECT_URI: &str = "Give at least one redirect URI (one per line).";
 
 /// Messages per field name; a field may have several (one per bad redirect URI).
 pub type Errors = BTreeMap<&'static str, Vec<String>>;
@@ -143,6 +148,8 @@ pub struct Valid {
 /// Who is submitting: only an operator may mark an app first-party.
 pub struct Submitter<'a> {
     pub is_admin: bool,
+    /// What the back-channel logout URI may point at: a developer's app, only public hosts.
+    pub targets: Targets,
     /// The app being edited (its kind cannot change; its first-party mark stays unless an
     /// operator changes it).
     pub existing: Option<&'a Client>,
@@ -150,19 +157,26 @@ pub struct Submitter<'a> {
 
 /// Checks every field and reports every problem at once.
 pub fn validate(fields: &Fields, registry: &ScopeRegistry, who: &Submitter<'_>) -> Result<Valid, Errors> {
+    let (valid, errors) = check(fields, registry, who);
+    if errors.is_empty() { Ok(valid) } else { Err(errors) }
+}
+
+/// Every field checked: what passed (a field that failed holds a default), and the messages.
+/// The admin API's PATCH keeps only the messages of the fields it was sent.
+pub fn check(fields: &Fields, registry: &ScopeRegistry, who: &Submitter<'_>) -> (Valid, Errors) {
     let mut errors = Errors::new();
     let name = app_name(&fields.name, &mut errors);
     let description = optional_text(&fields.description, 1000, "description", "The description", &mut errors);
     let homepage_url = optional_url(&fields.homepage_url, "homepage_url", "The homepage URL", &mut errors);
     let logo_uri = optional_url(&fields.logo_uri, "logo_uri", "The logo URL", &mut errors);
-    if logo_uri.as_deref().is_some_and(|u| !u.starts_with("https://")) {
-        push(&mut errors, "logo_uri", "The logo URL must use https: it is shown on the consent page.");
+    if let Some(why) = logo_uri.as_deref().and_then(|u| logo_rule(u).err()) {
+        push(&mut errors, "logo_uri", format!("The logo URL {why}."));
     }
     let policy_uri = optional_url(&fields.policy_uri, "policy_uri", "The privacy policy URL", &mut errors);
     let tos_uri = optional_url(&fields.tos_uri, "tos_uri", "The terms of service URL", &mut errors);
     let redirect_uris = uri_lines(&fields.redirect_uris, "redirect_uris", "Redirect URI", &mut errors);
     if redirect_uris.is_empty() && !errors.contains_key("redirect_uris") {
-        push(&mut errors, "redirect_uris", "Give at least one redirect URI (one per line).");
+        push(&mut errors, "redirect_uris", NO_REDIRECT_URI);
     }
     let post_logout_redirect_uris = uri_lines(
         &fields.post_logout_redirect_uris,
@@ -176,6 +190,12 @@ pub fn validate(fields: &Fields, registry: &ScopeRegistry, who: &Submitter<'_>) 
         "The back-channel logout URI",
         &mut errors,
     );
+    // SSRF: Doorway POSTs to this address itself; a developer may only name a public host.
+    if let (Targets::PublicOnly, Some(uri)) = (who.targets, backchannel_logout_uri.as_deref())
+        && let Err(why) = egress::check_public_url(uri)
+    {
+        push(&mut errors, "backchannel_logout_uri", format!("The back-channel logout URI {why}."));
+    }
     let kind = match (who.existing, fields.kind.as_str()) {
         (Some(existing), _) => existing.kind,
         (None, "confidential") => ClientKind::Confidential,
@@ -197,24 +217,15 @@ pub fn validate(fields: &Fields, registry: &ScopeRegistry, who: &Submitter<'_>) 
             "RS256".to_owned()
         }
     };
+    // The option is not offered to developers: what their form says (or leaves out) is
+    // ignored, and an operator's mark stays.
     let first_party = match who.existing {
         _ if who.is_admin => fields.first_party,
-        Some(existing) if fields.first_party != existing.first_party => {
-            push(&mut errors, "first_party", "Only an operator can mark an app first-party.");
-            existing.first_party
-        }
         Some(existing) => existing.first_party,
-        None if fields.first_party => {
-            push(&mut errors, "first_party", "Only an operator can mark an app first-party.");
-            false
-        }
         None => false,
     };
     let access_token_ttl = token_minutes(&fields.token_minutes, &mut errors).map(|m| m * 60);
     let authorized_org = org_name(&fields.authorized_org, &mut errors);
-    if !errors.is_empty() {
-        return Err(errors);
-    }
     // The console's apps sign people in; other grants an operator gave the app are kept.
     let mut grants: Vec<GrantType> = who
         .existing
@@ -224,7 +235,7 @@ pub fn validate(fields: &Fields, registry: &ScopeRegistry, who: &Submitter<'_>) 
     if fields.refresh_tokens {
         grants.push(GrantType::RefreshToken);
     }
-    Ok(Valid {
+    let valid = Valid {
         name,
         kind,
         homepage_url,
@@ -238,15 +249,58 @@ pub fn validate(fields: &Fields, registry: &ScopeRegistry, who: &Submitter<'_>) 
         post_logout_redirect_uris,
         backchannel_logout_uri,
         profile: AppProfile { description, policy_uri, tos_uri, first_party, access_token_ttl, authorized_org },
-    })
+    };
+    (valid, errors)
+}
+
+/// A logo is shown on the consent page, so it is fetched by people's browsers: https only.
+pub fn logo_rule(uri: &str) -> Result<(), &'static str> {
+    if uri.starts_with("https://") { Ok(()) } else { Err("must use https: it is shown on the consent page") }
+}
+
+/// The first Unicode format character (general category Cf: bidi overrides and isolates,
+/// zero-width characters, the BOM, …) in `text`. They make a name read differently from what
+/// it is ("Bank" that sorts or displays as another app), so names and descriptions refuse them.
+pub fn format_char(text: &str) -> Option<char> {
+    const CF: &[(u32, u32)] = &[
+        (0x00AD, 0x00AD),
+        (0x0600, 0x0605),
+        (0x061C, 0x061C),
+        (0x06DD, 0x06DD),
+        (0x070F, 0x070F),
+        (0x0890, 0x0891),
+        (0x08E2, 0x08E2),
+        (0x180E, 0x180E),
+        (0x200B, 0x200F),
+        (0x202A, 0x202E),
+        (0x2060, 0x2064),
+        (0x2066, 0x206F),
+        (0xFEFF, 0xFEFF),
+        (0xFFF9, 0xFFFB),
+        (0x110BD, 0x110BD),
+        (0x110CD, 0x110CD),
+        (0x13430, 0x1343F),
+        (0x1BCA0, 0x1BCA3),
+        (0x1D173, 0x1D17A),
+        (0xE0001, 0xE0001),
+        (0xE0020, 0xE007F),
+    ];
+    text.chars().find(|c| CF.iter().any(|(lo, hi)| (*lo..=*hi).contains(&u32::from(*c))))
+}
+
+fn format_char_message(what: &str, c: char) -> String {
+    format!("{what} must not contain invisible formatting characters (U+{:04X}).", u32::from(c))
 }
 
 pub fn app_name(raw: &str, errors: &mut Errors) -> String {
     let name = raw.trim();
     if name.is_empty() {
         push(errors, "name", "Give the app a name.");
-    } else if name.chars().count() > 100 || name.chars().any(char::is_control) {
+    } else if name.chars().count() > 100 || name.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
         push(errors, "name", "The name is at most 100 characters, on one line.");
+    } else if let Some(c) = format_char(name) {
+        push(errors, "name", format_char_message("The name", c));
     }
     name.to_owned()
 }
@@ -255,6 +309,8 @@ fn optional_text(raw: &str, max: usize, field: &'static str, label: &str, errors
     let text = raw.trim();
     if text.chars().count() > max {
         push(errors, field, format!("{label} is at most {max} characters."));
+    } else if let Some(c) = format_char(text) {
+        push(errors, field, format_char_message(label, c));
     }
     Some(text.replace("\r\n", "\n")).filter(|t| !t.is_empty())
 }

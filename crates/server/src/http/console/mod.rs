@@ -1,11 +1,13 @@
 //! The developer console (`/settings/applications`): any signed-in person registers, edits,
 //! deletes their own OAuth apps and rotates their secrets. Another person's app answers 404,
-//! exactly like a missing one. A secret is shown once, in the response that created it, and is
-//! never stored or shown again; only operators can make an app first-party.
+//! exactly like a missing one. A new secret is shown once: the form's POST stashes it sealed for
+//! ten minutes and redirects (303) to the app's page, whose first view takes and deletes it, so
+//! a refresh neither registers the app twice nor shows the secret again. Only operators can
+//! make an app first-party.
 
 use std::collections::BTreeMap;
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -14,13 +16,14 @@ use doorway_core::model::{Client, ClientKind};
 use doorway_core::routes;
 use doorway_core::secrets::{hash_secret, random_token};
 use doorway_core::types::RedirectUri;
-use doorway_store::NewClient;
+use doorway_store::{NewClient, SecretReveal};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
+use crate::egress::Targets;
 use crate::http::badges::{self, Size, Theme};
 use crate::http::error::PageError;
-use crate::http::form::PageForm;
+use crate::http::form::{PageForm, PagePath};
 use crate::http::session::{CurrentUser, MaybeUser, check_csrf, csrf_token};
 use crate::state::{AppState, now};
 use crate::ui::ser;
@@ -86,6 +89,84 @@ async fn own_app(state: &AppState, user: &CurrentUser, client_id: &str) -> Resul
 pub struct Flash {
     deleted: Option<String>,
     saved: Option<String>,
+    created: Option<String>,
+    /// The one-time id of a secret waiting for its one view.
+    reveal: Option<String>,
+}
+
+/// How long a new secret waits for its one view, in seconds.
+const REVEAL_TTL: i64 = 600;
+
+/// What a reveal was for: the page words the secret accordingly.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Created,
+    Rotated,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Created => "created",
+            Purpose::Rotated => "rotated",
+        }
+    }
+}
+
+/// The sealing label binds a sealed secret to its reveal row.
+fn reveal_label(id_hash: &str) -> String {
+    format!("console secret reveal\0{id_hash}")
+}
+
+/// Post/Redirect/Get for a new secret: stashes it, sealed under the master key, for one view
+/// by `user` on the app's page, and answers 303 to that page. Only the id's hash is stored.
+async fn reveal_then_show(
+    state: &AppState,
+    user: &CurrentUser,
+    client_id: &str,
+    purpose: Purpose,
+    secret: &str,
+) -> Result<Response, PageError> {
+    let id = random_token("");
+    let id_hash = hash_secret(&id);
+    let sealed = state.keys.seal(&reveal_label(&id_hash), secret.as_bytes()).map_err(anyhow::Error::from)?;
+    let reveal = SecretReveal {
+        id_hash,
+        owner_id: user.user.id.clone(),
+        client_id: client_id.to_owned(),
+        purpose: purpose.as_str().to_owned(),
+        sealed,
+        expires_at: now() + REVEAL_TTL,
+    };
+    state.store.stash_secret_reveal(&reveal).await?;
+    Ok(see_other(&format!("{}?reveal={id}", app_url(client_id))))
+}
+
+/// Takes (deletes) the secret behind a reveal id: `None` once it was shown, expired, or is not
+/// this person's for this app.
+async fn take_reveal(
+    state: &AppState,
+    user: &CurrentUser,
+    client_id: &str,
+    id: &str,
+) -> Result<Option<(Purpose, String)>, PageError> {
+    let id_hash = hash_secret(id);
+    let Some((purpose, sealed)) = state.store.take_secret_reveal(&id_hash, &user.user.id, client_id, now()).await?
+    else {
+        return Ok(None);
+    };
+    let secret = state.keys.open(&reveal_label(&id_hash), &sealed).ok().and_then(|b| String::from_utf8(b).ok());
+    let Some(secret) = secret else {
+        tracing::warn!(client_id, "a stashed client secret could not be opened (another master key?)");
+        return Ok(None);
+    };
+    let purpose = if purpose == "rotated" { Purpose::Rotated } else { Purpose::Created };
+    Ok(Some((purpose, secret)))
+}
+
+/// A 303 that is never cached (it carries a one-time id).
+fn see_other(location: &str) -> Response {
+    ([(axum::http::header::CACHE_CONTROL, "no-store")], Redirect::to(location)).into_response()
 }
 
 /// `GET /settings/applications`.
@@ -130,7 +211,7 @@ pub async fn new_app(
     form_page(&state, jar, &user, None, &Fields::blank(), &Errors::new())
 }
 
-/// `POST /settings/applications`: registers the app and shows its secret, once.
+/// `POST /settings/applications`: registers the app, then its page shows the secret, once.
 pub async fn create(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -139,7 +220,8 @@ pub async fn create(
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, raw.get("csrf_token").map(String::as_str))?;
     let fields = Fields::from_form(&raw);
-    let who = Submitter { is_admin: user.user.is_admin, existing: None };
+    let who =
+        Submitter { is_admin: user.user.is_admin, targets: Targets::for_submitter(user.user.is_admin), existing: None };
     let valid = match form::validate(&fields, &state.scopes, &who) {
         Ok(valid) => valid,
         Err(errors) => return form_page(&state, jar, &user, None, &fields, &errors),
@@ -164,7 +246,10 @@ pub async fn create(
     };
     let client = state.store.create_app(new, &valid.profile, now()).await?;
     tracing::info!(client_id = %client.client_id, owner = %user.user.id, "app registered in the console");
-    app_page(&state, jar, &user, &client, Shown { secret: secret.as_deref(), created: true, ..Shown::default() })
+    match secret {
+        Some(secret) => reveal_then_show(&state, &user, &client.client_id, Purpose::Created, &secret).await,
+        None => Ok(see_other(&format!("{}?created=1", app_url(&client.client_id)))),
+    }
 }
 
 /// What the app page shows besides the app: a secret that was just issued, and why.
@@ -175,6 +260,8 @@ struct Shown<'a> {
     rotated: bool,
     saved: bool,
     grace_until: Option<i64>,
+    /// A reveal link opened a second time: the secret is not shown again.
+    reveal_gone: bool,
 }
 
 fn app_page(
@@ -191,6 +278,7 @@ fn app_page(
         created => shown.created,
         rotated => shown.rotated,
         saved => shown.saved,
+        reveal_gone => shown.reveal_gone,
         grace_until => shown.grace_until.map(format_time),
         previous_secret_until => client.previous_secret_expires_at.filter(|t| *t > now()).map(format_time),
         token_minutes => client.access_token_ttl.map(|s| s / 60),
@@ -249,11 +337,23 @@ pub async fn show(
     State(state): State<AppState>,
     jar: CookieJar,
     Developer(user): Developer,
-    Path(client_id): Path<String>,
+    PagePath(client_id): PagePath<String>,
     Query(flash): Query<Flash>,
 ) -> Result<Response, PageError> {
     let client = own_app(&state, &user, &client_id).await?;
-    app_page(&state, jar, &user, &client, Shown { saved: flash.saved.is_some(), ..Shown::default() })
+    let revealed = match &flash.reveal {
+        Some(id) => take_reveal(&state, &user, &client.client_id, id).await?,
+        None => None,
+    };
+    let shown = Shown {
+        secret: revealed.as_ref().map(|(_, secret)| secret.as_str()),
+        created: flash.created.is_some() || revealed.as_ref().is_some_and(|(p, _)| *p == Purpose::Created),
+        rotated: revealed.as_ref().is_some_and(|(p, _)| *p == Purpose::Rotated),
+        saved: flash.saved.is_some(),
+        grace_until: client.previous_secret_expires_at.filter(|t| *t > now()),
+        reveal_gone: flash.reveal.is_some() && revealed.is_none(),
+    };
+    app_page(&state, jar, &user, &client, shown)
 }
 
 /// `GET /settings/applications/{client_id}/edit`.
@@ -261,7 +361,7 @@ pub async fn edit(
     State(state): State<AppState>,
     jar: CookieJar,
     Developer(user): Developer,
-    Path(client_id): Path<String>,
+    PagePath(client_id): PagePath<String>,
 ) -> Result<Response, PageError> {
     let client = own_app(&state, &user, &client_id).await?;
     form_page(&state, jar, &user, Some(&client), &Fields::from_client(&client), &Errors::new())
@@ -272,13 +372,17 @@ pub async fn update(
     State(state): State<AppState>,
     jar: CookieJar,
     Developer(user): Developer,
-    Path(client_id): Path<String>,
+    PagePath(client_id): PagePath<String>,
     PageForm(raw): PageForm<FormMap>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, raw.get("csrf_token").map(String::as_str))?;
     let client = own_app(&state, &user, &client_id).await?;
     let fields = Fields::from_form(&raw);
-    let who = Submitter { is_admin: user.user.is_admin, existing: Some(&client) };
+    let who = Submitter {
+        is_admin: user.user.is_admin,
+        targets: Targets::for_submitter(user.user.is_admin),
+        existing: Some(&client),
+    };
     let valid = match form::validate(&fields, &state.scopes, &who) {
         Ok(valid) => valid,
         Err(errors) => return form_page(&state, jar, &user, Some(&client), &fields, &errors),
@@ -301,12 +405,12 @@ pub async fn update(
     Ok(Redirect::to(&format!("{}?saved=1", app_url(&client.client_id))).into_response())
 }
 
-/// `POST /settings/applications/{client_id}/rotate-secret`: a new secret, shown once.
+/// `POST /settings/applications/{client_id}/rotate-secret`: a new secret, then shown once.
 pub async fn rotate_secret(
     State(state): State<AppState>,
     jar: CookieJar,
     Developer(user): Developer,
-    Path(client_id): Path<String>,
+    PagePath(client_id): PagePath<String>,
     PageForm(raw): PageForm<FormMap>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, raw.get("csrf_token").map(String::as_str))?;
@@ -325,14 +429,7 @@ pub async fn rotate_secret(
         return Err(PageError::not_found());
     }
     tracing::info!(client_id = %client.client_id, grace, "client secret rotated in the console");
-    let client = own_app(&state, &user, &client_id).await?;
-    app_page(
-        &state,
-        jar,
-        &user,
-        &client,
-        Shown { secret: Some(&secret), rotated: true, grace_until, ..Shown::default() },
-    )
+    reveal_then_show(&state, &user, &client.client_id, Purpose::Rotated, &secret).await
 }
 
 /// `POST /settings/applications/{client_id}/delete`.
@@ -340,7 +437,7 @@ pub async fn delete(
     State(state): State<AppState>,
     jar: CookieJar,
     Developer(user): Developer,
-    Path(client_id): Path<String>,
+    PagePath(client_id): PagePath<String>,
     PageForm(raw): PageForm<FormMap>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, raw.get("csrf_token").map(String::as_str))?;
@@ -416,5 +513,5 @@ pub async fn provision(
     let (new, profile, secret) = hosted::build(app);
     let client = state.store.create_app(new, &profile, now()).await?;
     tracing::info!(client_id = %client.client_id, owner = %user.user.id, "hosted app provisioned in the console");
-    app_page(&state, jar, &user, &client, Shown { secret: Some(&secret), created: true, ..Shown::default() })
+    reveal_then_show(&state, &user, &client.client_id, Purpose::Created, &secret).await
 }

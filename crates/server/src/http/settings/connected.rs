@@ -83,7 +83,9 @@ pub async fn revoke(
     // Only this person's rows are touched, whatever client_id the form names; revoking what
     // was already revoked (a double submit) is harmless.
     let revoked = revoke_app(&state, &current.user, &form.client_id).await?;
-    tracing::info!(user_id = %current.user.id, client_id = %form.client_id, tokens = revoked.tokens,
+    // The client_id is as submitted (it may name no app): Debug-quoted, so a line break in it
+    // cannot start a forged log line.
+    tracing::info!(user_id = %current.user.id, client_id = ?form.client_id, tokens = revoked.tokens,
         consent = revoked.consent, "the user revoked an app");
     Ok(Redirect::to(&format!("{}?revoked=1", routes::SETTINGS_CONNECTED_APPS)).into_response())
 }

@@ -57,7 +57,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
         }
     };
     // The user was read with the redemption; one disabled since the code was issued gets nothing.
-    let user = user.filter(|u| !u.disabled).ok_or_else(|| OAuthError::invalid_grant(GRANT_USER_GONE))?;
+    let user = *user.filter(|u| !u.disabled).ok_or_else(|| OAuthError::invalid_grant(GRANT_USER_GONE))?;
     let facts = IdTokenFacts {
         auth_time: record.auth_time,
         nonce: record.nonce.as_deref(),
