@@ -118,6 +118,7 @@ test_hf_python_oauth() {
   new_instance hf_python_oauth
   start_doorway
   create_user alice alice@example.com "Alice A"
+  dw orgs create acme --admin alice --display-name "Acme Labs" --json
   local app_port app client_id client_secret
   app_port="$(free_port)"
   # Hosted-app (Space) style: any redirect URL under the app's origin, query string included.
@@ -128,7 +129,7 @@ test_hf_python_oauth() {
   client_secret="$(json_field client_secret <<<"$app")"
   timeout -k 5 "$TEST_TIMEOUT" "$PY" "$ROOT/tests/clients/hf_python_oauth.py" --issuer "$ISSUER" \
     --client-id "$client_id" --client-secret "$client_secret" --app-port "$app_port" \
-    --username alice --password "$PASSWORD" --name "Alice A" --scopes "openid profile"
+    --username alice --password "$PASSWORD" --name "Alice A" --scopes "openid profile" --expect-org acme
 }
 
 test_hf_js_oauth() {

@@ -3,9 +3,10 @@
 
 check.py METHOD URL [--basic B64] [--bearer TOKEN] [--cookie C] [--data BODY]
          [--status 200] [--fields a,b] [--true active] [--set-cookie NAME] [--location-param code]
+         [--jwt access_token [--jwt-alg ES256]]   (the field is an RFC 9068 JWT access token)
 Prints the JSON body (or {"location": ...} for a redirect) on success.
 """
-import argparse, json, sys, urllib.error, urllib.request
+import argparse, base64, json, sys, urllib.error, urllib.request
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -20,6 +21,7 @@ def main():
     p.add_argument("--status", type=int, default=200); p.add_argument("--fields", default="")
     p.add_argument("--true", dest="true_field"); p.add_argument("--set-cookie"); p.add_argument("--location-param")
     p.add_argument("--label", default="")
+    p.add_argument("--jwt"); p.add_argument("--jwt-alg")
     a = p.parse_args()
     headers = {}
     if a.basic: headers["Authorization"] = "Basic " + a.basic
@@ -55,7 +57,31 @@ def main():
         fail(a, f"{a.method} {a.url}: missing fields {missing}: {text[:300]}")
     if a.true_field and doc.get(a.true_field) is not True:
         fail(a, f"{a.method} {a.url}: {a.true_field} is not true: {text[:300]}")
+    if a.jwt:
+        check_jwt(a, str(doc.get(a.jwt, "")))
     print(json.dumps(doc))
+
+
+def b64json(part):
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+def check_jwt(a, token):
+    """A compact JWS (three parts) with typ at+jwt, the expected alg, and RFC 9068's claims."""
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts):
+        fail(a, f"{a.jwt} is not a 3-part JWT: {token[:80]}")
+    try:
+        header, claims = b64json(parts[0]), b64json(parts[1])
+    except ValueError as e:
+        fail(a, f"{a.jwt}: undecodable JWT: {e}")
+    if str(header.get("typ", "")).lower() not in ("at+jwt", "application/at+jwt"):
+        fail(a, f"{a.jwt}: typ is {header.get('typ')!r}, not at+jwt")
+    if a.jwt_alg and header.get("alg") != a.jwt_alg:
+        fail(a, f"{a.jwt}: alg is {header.get('alg')!r}, not {a.jwt_alg}")
+    missing = [c for c in ("iss", "exp", "aud", "sub", "client_id", "iat", "jti") if c not in claims]
+    if missing:
+        fail(a, f"{a.jwt}: claims {missing} missing: {claims}")
 
 
 def fail(a, msg):

@@ -2,7 +2,7 @@
 // set-up. In-memory storage (memory-adapter.mjs; Doorway persists to SQLite). Loopback only.
 // Env: PORT (13000), BENCH_SECRET (the clients' secret).
 import { readFileSync } from 'node:fs';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 import MapAdapter from './memory-adapter.mjs';
 
 const PORT = Number(process.env.PORT || 13000);
@@ -23,9 +23,30 @@ const client = (client_id, alg) => ({
   id_token_signed_response_alg: alg,
 });
 
+// Like `doorway apps create --grant-types client_credentials --id-token-alg ALG
+// --access-token-format jwt`: client_credentials yields an RFC 9068 JWT access token signed with
+// ALG, audience the client itself, not stored (the peer's JWT format is never stored; Doorway
+// does not store client_credentials JWTs either). oidc-provider issues JWT access tokens only
+// for a resource server: each of these clients defaults to one (resourceIndicators below).
+const JWT_CLIENTS = { 'bench-jwt-rs256': 'RS256', 'bench-jwt-es256': 'ES256', 'bench-jwt-eddsa': 'EdDSA' };
+const jwtClient = (client_id) => ({
+  client_id,
+  client_secret: SECRET,
+  token_endpoint_auth_method: 'client_secret_basic',
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+  scope: 'openid profile email',
+  id_token_signed_response_alg: JWT_CLIENTS[client_id],
+});
+const resourceOf = (clientId) => `urn:bench:jwt:${clientId}`;
+
 const configuration = {
   adapter: MapAdapter,
-  clients: [client('bench-client', 'RS256'), client('bench-es256', 'ES256'), client('bench-eddsa', 'EdDSA')],
+  clients: [
+    client('bench-client', 'RS256'), client('bench-es256', 'ES256'), client('bench-eddsa', 'EdDSA'),
+    ...Object.keys(JWT_CLIENTS).map(jwtClient),
+  ],
   jwks,
   cookies: { keys: ['bench-cookie-key-1-abcdefghijklmnopqrstuvwxyz'] },
   pkce: { required: () => true },
@@ -74,6 +95,18 @@ const configuration = {
     introspection: { enabled: true },
     revocation: { enabled: true },
     userinfo: { enabled: true },
+    // Only the bench-jwt-* clients get a resource (and so JWT access tokens); every other
+    // client gets none, so the other workloads' opaque tokens are as before.
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: async (ctx, client, oneOf) => oneOf ?? (JWT_CLIENTS[client.clientId] ? resourceOf(client.clientId) : undefined),
+      useGrantedResource: async () => false,
+      getResourceServerInfo: async (ctx, resourceIndicator, client) => {
+        const alg = JWT_CLIENTS[client.clientId];
+        if (!alg || resourceIndicator !== resourceOf(client.clientId)) throw new errors.InvalidTarget();
+        return { scope: '', audience: client.clientId, accessTokenFormat: 'jwt', accessTokenTTL: 3600, jwt: { sign: { alg } } };
+      },
+    },
   },
 };
 

@@ -35,6 +35,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--password", required=True)
     p.add_argument("--name", required=True, help="the user's display name, expected in the `name` claim")
     p.add_argument("--scopes", default="openid profile")
+    p.add_argument("--expect-org", help="an organization (name) the user belongs to, expected in user_info.orgs")
     return p.parse_args()
 
 
@@ -172,6 +173,17 @@ def main() -> int:
         c.true("user_info.picture is a URL", str(ui.get("picture") or "").startswith(("http://", "https://")), repr(ui.get("picture")))
         c.eq("user_info.profile", ui.get("profile"), args.issuer.rstrip("/") + "/" + args.username)
         c.true("user_info.is_pro is a bool", isinstance(ui.get("is_pro"), bool), repr(ui.get("is_pro")))
+        if args.expect_org:
+            # huggingface_hub turns each entry of the `orgs` claim into an OAuthOrgInfo.
+            orgs = ui.get("orgs") or []
+            org = next((o for o in orgs if o.get("preferred_username") == args.expect_org), None)
+            c.true(f"user_info.orgs has {args.expect_org}", org is not None, repr(orgs))
+            if org is not None:
+                c.true("org.sub is set", bool(org.get("sub")), repr(org.get("sub")))
+                c.true("org.name is set", bool(org.get("name")), repr(org.get("name")))
+                c.true("org.picture is a URL", str(org.get("picture") or "").startswith(("http://", "https://")), repr(org.get("picture")))
+                # Not shared in detail at consent (nothing ticked): no role.
+                c.eq("org.role_in_org", org.get("role_in_org"), None)
 
         info = data["oauth_info"]
         c.true("access_token is set", bool(info.get("access_token")))

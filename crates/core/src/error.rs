@@ -85,11 +85,27 @@ impl fmt::Display for ErrorCode {
 pub struct OAuthError {
     pub code: ErrorCode,
     pub description: String,
+    /// Set when the client is refused for a while (too many failed authentications): the
+    /// answer is then `429 Too Many Requests` with `Retry-After: <seconds>`.
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        Self { code, description: description.into() }
+        Self { code, description: description.into(), retry_after: None }
+    }
+    /// Too many failed client authentications: refused, whatever the credentials, for
+    /// `retry_after` seconds. RFC 6749 has no code for this; `temporarily_unavailable` (IANA
+    /// OAuth Extensions Error registry) is the registered one meaning "try again later", which
+    /// is what client libraries should do. Not `invalid_client` (the credentials were not
+    /// checked and may be right: an operator must not rotate a good secret over it) and not
+    /// `slow_down` (RFC 8628 §3.5: a device client would only lengthen its polling interval).
+    pub fn too_many_attempts(retry_after: u64) -> Self {
+        Self {
+            code: ErrorCode::TemporarilyUnavailable,
+            description: format!("too many failed client authentications; try again in {retry_after} seconds"),
+            retry_after: Some(retry_after),
+        }
     }
     pub fn invalid_request(description: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidRequest, description)

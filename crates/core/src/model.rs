@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::oauth::access_token::AccessTokenFormat;
 use crate::oauth::grant::GrantTypes;
 use crate::types::{RedirectPolicy, RedirectUri, ScopeSet};
 
@@ -79,7 +80,9 @@ pub struct Client {
     pub previous_secret_expires_at: Option<i64>,
     /// Lifetime of the access tokens issued to this app, when not the server's default.
     pub access_token_ttl: Option<i64>,
-    /// Hosted apps: only members of this organization may sign in (stored; not yet enforced).
+    /// Opaque (the default) or JWT access tokens (RFC 9068), signed with `id_token_alg`'s key.
+    pub access_token_format: AccessTokenFormat,
+    /// Only members of this organization (by name) may sign in; others get `access_denied`.
     pub authorized_org: Option<String>,
 }
 
@@ -208,4 +211,26 @@ pub struct DeviceCode {
     pub last_polled_at: Option<i64>,
     pub created_at: i64,
     pub expires_at: i64,
+}
+
+/// An organization (issue #7). Apps see it in the `orgs` claim by `sub`, never by `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Org {
+    /// Internal row id (UUID).
+    pub id: String,
+    /// The stable identifier apps see: 24 hex characters, like a user's.
+    pub sub: String,
+    pub name: String,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
+    /// Hugging Face's `isEnterprise`: set by operators only.
+    pub is_enterprise: bool,
+    pub created_at: i64,
+}
+
+impl Org {
+    /// The name people read: the display name, or the name.
+    pub fn title(&self) -> &str {
+        self.display_name.as_deref().filter(|n| !n.is_empty()).unwrap_or(&self.name)
+    }
 }

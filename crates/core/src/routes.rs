@@ -39,6 +39,14 @@ pub const SETTINGS_CONNECTED_APPS_REVOKE: &str = "/settings/connected-applicatio
 pub const SETTINGS_SESSIONS: &str = "/settings/sessions";
 pub const SETTINGS_SESSIONS_END: &str = "/settings/sessions/end";
 pub const SETTINGS_SESSIONS_END_OTHERS: &str = "/settings/sessions/end-others";
+/// Which organizations an app may see in detail, changed after consent.
+pub const SETTINGS_CONNECTED_APPS_ORGS: &str = "/settings/connected-applications/orgs";
+
+/// Organizations: creating one, a person's list (with invitations to answer), and one page per
+/// org (`/settings/organizations/{name}`) to manage members. An org's profile is `/<name>`.
+pub const ORGS_NEW: &str = "/orgs/new";
+pub const SETTINGS_ORGS: &str = "/settings/organizations";
+pub const SETTINGS_ORG_INVITATIONS: &str = "/settings/organization-invitations";
 
 /// The admin API (its routes are listed in the server's `http::admin::routes::ROUTES`) and its
 /// OpenAPI document.

@@ -49,6 +49,12 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
                     Ok(_) => {}
                     Err(err) => tracing::error!(error = %err, "purging expired rows failed"),
                 }
+                // The security log is kept `audit_retention`, then forgotten.
+                match state.store.purge_audit_log(now() - state.config.audit_retention).await {
+                    Ok(purged) if purged > 0 => tracing::info!(purged, "old security-log entries purged"),
+                    Ok(_) => {}
+                    Err(err) => tracing::error!(error = %err, "purging the security log failed"),
+                }
             }
         })
     };

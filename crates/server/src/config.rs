@@ -83,6 +83,22 @@ pub struct ServeArgs {
     /// off unless set. Never the public listener: metrics reveal traffic and users' activity.
     #[arg(long, env = "DOORWAY_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Brute-force protection: password (and client secret) attempts allowed per account (per
+    /// app and address) within --login-window; the next ones get 429 until the lockout ends.
+    #[arg(long, env = "DOORWAY_LOGIN_MAX_ATTEMPTS", value_name = "N")]
+    pub login_max_attempts: Option<u32>,
+    /// The window over which attempts are counted.
+    #[arg(long, env = "DOORWAY_LOGIN_WINDOW", value_name = "DURATION")]
+    pub login_window: Option<String>,
+    /// How long an account (address, app) is refused once its attempts are spent.
+    #[arg(long, env = "DOORWAY_LOGIN_LOCKOUT", value_name = "DURATION")]
+    pub login_lockout: Option<String>,
+    /// One client address may make this many times --login-max-attempts (over all accounts).
+    #[arg(long, env = "DOORWAY_LOGIN_IP_MULTIPLIER", value_name = "N")]
+    pub login_ip_multiplier: Option<u32>,
+    /// Security-log entries older than this are purged.
+    #[arg(long, env = "DOORWAY_AUDIT_RETENTION", value_name = "DURATION")]
+    pub audit_retention: Option<String>,
     /// Log as JSON lines.
     #[arg(long, env = "DOORWAY_LOG_JSON")]
     pub log_json: bool,
@@ -139,6 +155,11 @@ struct FileConfig {
     db_max_connections: Option<u32>,
     db_acquire_timeout: Option<String>,
     metrics_listen: Option<SocketAddr>,
+    login_max_attempts: Option<u32>,
+    login_window: Option<String>,
+    login_lockout: Option<String>,
+    login_ip_multiplier: Option<u32>,
+    audit_retention: Option<String>,
     log_json: Option<bool>,
     #[serde(default)]
     scopes: Vec<ScopeDef>,
@@ -175,6 +196,15 @@ pub struct Config {
     pub db_acquire_timeout: i64,
     /// Where `/metrics` is served; `None`: nowhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// Brute-force protection (see `throttle`): attempts per account, or per app and address,
+    /// in `login_window` seconds; then `login_lockout` seconds of 429. An address may make
+    /// `login_ip_multiplier` times as many over all accounts.
+    pub login_max_attempts: i64,
+    pub login_window: i64,
+    pub login_lockout: i64,
+    pub login_ip_multiplier: i64,
+    /// Seconds the security log is kept.
+    pub audit_retention: i64,
     pub log_json: bool,
     pub demo: bool,
 }
@@ -223,9 +253,12 @@ fn read_logo(path: Option<PathBuf>) -> anyhow::Result<Option<String>> {
     Ok(Some(text))
 }
 
+/// The accent colour of doorway.css, used when none is configured.
+pub const DEFAULT_ACCENT: &str = "#2f5bea";
+
 /// `#rgb` or `#rrggbb`, lower-cased.
 pub fn parse_color(raw: Option<&str>) -> anyhow::Result<String> {
-    let Some(raw) = raw.map(str::trim) else { return Ok("#2f5bea".to_owned()) };
+    let Some(raw) = raw.map(str::trim) else { return Ok(DEFAULT_ACCENT.to_owned()) };
     let hex = raw.strip_prefix('#').unwrap_or_default();
     if !matches!(hex.len(), 3 | 6) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         bail!("the accent colour '{raw}' must look like #2f5bea or #25e");
@@ -296,6 +329,17 @@ impl Config {
             },
             db_acquire_timeout: duration(&serve.db_acquire_timeout, file.db_acquire_timeout, 5)?,
             metrics_listen: serve.metrics_listen.or(file.metrics_listen),
+            login_max_attempts: match serve.login_max_attempts.or(file.login_max_attempts).unwrap_or(10) {
+                0 => bail!("login_max_attempts must be at least 1"),
+                n => i64::from(n),
+            },
+            login_window: duration(&serve.login_window, file.login_window, 15 * 60)?,
+            login_lockout: duration(&serve.login_lockout, file.login_lockout, 15 * 60)?,
+            login_ip_multiplier: match serve.login_ip_multiplier.or(file.login_ip_multiplier).unwrap_or(10) {
+                0 => bail!("login_ip_multiplier must be at least 1"),
+                n => i64::from(n),
+            },
+            audit_retention: duration(&serve.audit_retention, file.audit_retention, 90 * 86_400)?,
             log_json: serve.log_json || file.log_json.unwrap_or(false),
             demo: serve.demo,
         })

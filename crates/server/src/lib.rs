@@ -1,5 +1,6 @@
 //! The `doorway` server: configuration, start-up, HTTP handlers, pages and the CLI.
 
+pub mod audit;
 pub mod background;
 pub mod cli;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod metrics;
 pub mod password;
 pub mod startup;
 pub mod state;
+pub mod throttle;
 pub mod ui;
 
 /// Installs the process-wide crypto providers (one backend in the whole graph: aws-lc-rs).

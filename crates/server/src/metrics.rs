@@ -3,6 +3,7 @@
 //! statuses, grant types, OAuth error codes — never a raw URL, a client id or a user.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -19,6 +20,13 @@ pub const DB_MAX_CONNECTIONS: &str = "doorway_db_pool_max_connections";
 const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+/// Whether anything records: without a metrics listener nothing is exported, so requests skip
+/// building label sets for a recorder that would drop them.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
 
 /// The process's recorder, installed on first use. `None` if another recorder was installed
 /// first (an embedding program's): Doorway then records into that one and renders nothing.
@@ -31,6 +39,7 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
             match builder.install_recorder() {
                 Ok(handle) => {
                     describe();
+                    ENABLED.store(true, Ordering::Relaxed);
                     Some(handle)
                 }
                 Err(err) => {
@@ -67,6 +76,9 @@ fn method_label(method: &str) -> &'static str {
 }
 
 pub fn request(method: &str, route: &str, status: u16, elapsed: Duration) {
+    if !enabled() {
+        return;
+    }
     let method = method_label(method);
     metrics::counter!(HTTP_REQUESTS, "route" => route.to_owned(), "method" => method, "status" => status.to_string())
         .increment(1);
@@ -74,14 +86,23 @@ pub fn request(method: &str, route: &str, status: u16, elapsed: Duration) {
 }
 
 pub fn sign_in(success: bool) {
+    if !enabled() {
+        return;
+    }
     metrics::counter!(SIGN_INS, "result" => if success { "success" } else { "failure" }).increment(1);
 }
 
 pub fn token_issued(grant: &'static str) {
+    if !enabled() {
+        return;
+    }
     metrics::counter!(TOKENS_ISSUED, "grant" => grant).increment(1);
 }
 
 pub fn oauth_error(code: &'static str) {
+    if !enabled() {
+        return;
+    }
     metrics::counter!(OAUTH_ERRORS, "error" => code).increment(1);
 }
 

@@ -67,10 +67,14 @@ impl Application {
             }
             None => None,
         };
-        crate::metrics::handle();
+        if metrics.is_some() {
+            crate::metrics::handle();
+        }
         let store = open_store(&config).await?;
         let master = master_key(&config.data_dir)?;
         let rotation = RotationKey::new(&master.derive("refresh-token-rotation"));
+        let access_token_handles =
+            doorway_core::oauth::access_token::HandleKey::new(&master.derive("jwt-access-token-handle"));
         let keys = Keys::load(&store, master, now()).await?;
         let local = listener.local_addr()?;
         let internal_base = format!("http://{}", loopback_for(local));
@@ -89,6 +93,7 @@ impl Application {
             store,
             keys,
             rotation,
+            access_token_handles,
             http,
             scopes,
             discovery,

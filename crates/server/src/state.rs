@@ -19,6 +19,8 @@ pub struct Inner {
     pub keys: Keys,
     /// Derives refresh-token successors; the same on every node sharing the master key.
     pub rotation: doorway_core::oauth::refresh::RotationKey,
+    /// Keys the stored handles of JWT access tokens of users' grants; the same on every node.
+    pub access_token_handles: doorway_core::oauth::access_token::HandleKey,
     /// Outbound HTTP (back-channel logout deliveries, the demo's calls).
     pub http: reqwest::Client,
     pub passwords: Passwords,

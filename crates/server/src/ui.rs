@@ -37,6 +37,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("settings_nav.html", include_str!("../templates/settings_nav.html")),
     ("settings_connected.html", include_str!("../templates/settings_connected.html")),
     ("settings_sessions.html", include_str!("../templates/settings_sessions.html")),
+    ("settings_security_log.html", include_str!("../templates/settings_security_log.html")),
+    ("orgs_new.html", include_str!("../templates/orgs_new.html")),
+    ("orgs_profile.html", include_str!("../templates/orgs_profile.html")),
+    ("orgs_settings.html", include_str!("../templates/orgs_settings.html")),
+    ("orgs_manage.html", include_str!("../templates/orgs_manage.html")),
+    ("orgs_restricted.html", include_str!("../templates/orgs_restricted.html")),
 ];
 
 impl Ui {

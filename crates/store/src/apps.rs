@@ -5,6 +5,7 @@
 //! client cache forget it.
 
 use doorway_core::model::Client;
+use doorway_core::oauth::access_token::AccessTokenFormat;
 
 use crate::clients::{CLIENT_COLUMNS, ClientRow, kind_str, uris_json};
 use crate::{NewClient, Result, Store, StoreError, execute, on_pool};
@@ -20,6 +21,8 @@ pub struct AppProfile {
     /// Seconds; `None` = the server's default.
     pub access_token_ttl: Option<i64>,
     pub authorized_org: Option<String>,
+    /// Opaque (default) or JWT access tokens.
+    pub access_token_format: AccessTokenFormat,
 }
 
 impl From<&Client> for AppProfile {
@@ -31,6 +34,7 @@ impl From<&Client> for AppProfile {
             first_party: c.first_party,
             access_token_ttl: c.access_token_ttl,
             authorized_org: c.authorized_org.clone(),
+            access_token_format: c.access_token_format,
         }
     }
 }
@@ -43,9 +47,9 @@ impl Store {
         let sql = "INSERT INTO clients (client_id, secret_hash, kind, name, homepage_url, logo_uri, redirect_uris, \
                    redirect_policy, scopes, require_pkce, id_token_alg, owner_id, created_at, grant_types, \
                    post_logout_redirect_uris, backchannel_logout_uri, description, policy_uri, tos_uri, first_party, \
-                   access_token_ttl, authorized_org) \
+                   access_token_ttl, authorized_org, access_token_format) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-                   $21, $22)";
+                   $21, $22, $23)";
         execute!(self, |pool| {
             sqlx::query(sql)
                 .bind(&client.client_id)
@@ -70,6 +74,7 @@ impl Store {
                 .bind(profile.first_party)
                 .bind(profile.access_token_ttl)
                 .bind(&profile.authorized_org)
+                .bind(profile.access_token_format.as_str())
                 .execute(pool)
                 .await
         })?;
@@ -104,10 +109,11 @@ impl Store {
             "UPDATE clients SET name = $1, homepage_url = $2, logo_uri = $3, redirect_uris = $4, \
              redirect_policy = $5, scopes = $6, require_pkce = $7, id_token_alg = $8, grant_types = $9, \
              post_logout_redirect_uris = $10, backchannel_logout_uri = $11, description = $12, policy_uri = $13, \
-             tos_uri = $14, first_party = $15, access_token_ttl = $16, authorized_org = $17 WHERE client_id = $18",
+             tos_uri = $14, first_party = $15, access_token_ttl = $16, authorized_org = $17, \
+             access_token_format = $18 WHERE client_id = $19",
         );
         if owner_id.is_some() {
-            sql.push_str(" AND owner_id = $19");
+            sql.push_str(" AND owner_id = $20");
         }
         let done = execute!(self, |pool| {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -128,6 +134,7 @@ impl Store {
                 .bind(profile.first_party)
                 .bind(profile.access_token_ttl)
                 .bind(&profile.authorized_org)
+                .bind(profile.access_token_format.as_str())
                 .bind(&client.client_id);
             if let Some(owner) = owner_id {
                 query = query.bind(owner);

@@ -1,6 +1,7 @@
 //! Registered OAuth apps.
 
 use doorway_core::model::{Client, ClientKind};
+use doorway_core::oauth::access_token::AccessTokenFormat;
 use doorway_core::oauth::grant::GrantTypes;
 use doorway_core::types::{RedirectPolicy, RedirectUri, ScopeSet};
 
@@ -64,7 +65,7 @@ impl ClientCache {
 pub(crate) const CLIENT_COLUMNS: &str = "client_id, secret_hash, kind, name, homepage_url, logo_uri, redirect_uris, \
      redirect_policy, scopes, require_pkce, id_token_alg, owner_id, created_at, grant_types, \
      post_logout_redirect_uris, backchannel_logout_uri, description, policy_uri, tos_uri, first_party, \
-     previous_secret_hash, previous_secret_expires_at, access_token_ttl, authorized_org";
+     previous_secret_hash, previous_secret_expires_at, access_token_ttl, authorized_org, access_token_format";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ClientRow {
@@ -92,6 +93,7 @@ pub(crate) struct ClientRow {
     previous_secret_expires_at: Option<i64>,
     access_token_ttl: Option<i64>,
     authorized_org: Option<String>,
+    access_token_format: String,
 }
 
 fn parse_uris(json: &str) -> Option<Vec<RedirectUri>> {
@@ -120,6 +122,8 @@ impl TryFrom<ClientRow> for Client {
             post_logout_redirect_uris: parse_uris(&r.post_logout_redirect_uris)
                 .ok_or_else(|| corrupt("post_logout_redirect_uris"))?,
             grant_types: GrantTypes::parse(&r.grant_types).map_err(|_| corrupt("grant_types"))?,
+            access_token_format: AccessTokenFormat::parse(&r.access_token_format)
+                .ok_or_else(|| corrupt("access_token_format"))?,
             client_id: r.client_id,
             secret_hash: r.secret_hash,
             name: r.name,

@@ -36,6 +36,8 @@ impl Store {
         other += run("DELETE FROM interactions WHERE expires_at < $1", now).await?;
         other += run("DELETE FROM device_codes WHERE expires_at < $1", now).await?;
         other += run("DELETE FROM device_code_misses WHERE missed_at < $1", now - 86_400).await?;
+        // Attempt counts whose window and lockout are over count nothing any more.
+        other += run("DELETE FROM auth_attempts WHERE expires_at <= $1", now).await?;
         // Delivered or abandoned logout notifications are kept a week for the CLI's report.
         other += run("DELETE FROM logout_deliveries WHERE status <> 'pending' AND created_at < $1", now - 7 * 86_400)
             .await?;
@@ -45,5 +47,13 @@ impl Store {
         )
         .await?;
         Ok(Purged { codes, access_tokens, refresh_tokens, sessions, other })
+    }
+
+    /// Deletes security-log entries recorded before `before` (now minus the retention).
+    pub async fn purge_audit_log(&self, before: i64) -> Result<u64> {
+        Ok(execute!(self, |pool| sqlx::query("DELETE FROM audit_events WHERE at < $1")
+            .bind(before)
+            .execute(pool)
+            .await)?)
     }
 }

@@ -116,8 +116,10 @@ impl Store {
     pub async fn create_user(&self, user: NewUser, now: i64) -> Result<User> {
         let sql = "INSERT INTO users (id, sub, username, username_canonical, email, email_canonical, \
                    email_verified, name, password_hash, is_admin, is_pro, can_pay, disabled, created_at, updated_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, FALSE, $13, $13)";
-        execute!(self, |pool| {
+                   SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, FALSE, $13, $13 \
+                   WHERE NOT EXISTS (SELECT 1 FROM orgs WHERE name_canonical = $4)";
+        // Usernames and organization names share `/<name>`: a name an organization holds is taken.
+        let inserted = execute!(self, |pool| {
             sqlx::query(sql)
                 .bind(&user.id)
                 .bind(&user.sub)
@@ -135,6 +137,9 @@ impl Store {
                 .execute(pool)
                 .await
         })?;
+        if inserted == 0 {
+            return Err(crate::StoreError::Conflict("username"));
+        }
         self.find_user(&user.id).await?.ok_or_else(|| crate::StoreError::Corrupt("user vanished after insert".into()))
     }
 

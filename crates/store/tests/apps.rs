@@ -93,6 +93,8 @@ fn profile() -> AppProfile {
         first_party: false,
         access_token_ttl: Some(28_800),
         authorized_org: Some("acme".into()),
+        // Stored and read back like every other profile setting.
+        access_token_format: doorway_core::oauth::access_token::AccessTokenFormat::Jwt,
     }
 }
 

@@ -168,6 +168,7 @@ mod tests {
             previous_secret_expires_at: None,
             access_token_ttl: None,
             authorized_org: None,
+            access_token_format: Default::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! OAuth 2 endpoints as pure decisions: the authorization request pipeline, the token request,
 //! client authentication.
 
+pub mod access_token;
 pub mod authorize;
 pub mod device;
 pub mod grant;

@@ -7,10 +7,11 @@ use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use doorway_core::jose::SigningAlg;
 use doorway_core::model::{Client, ClientKind};
+use doorway_core::oauth::access_token::AccessTokenFormat;
 use doorway_core::oauth::grant::{GrantType, GrantTypes};
 use doorway_core::secrets::{hash_secret, random_token};
 use doorway_core::types::{RedirectPolicy, RedirectUri, ScopeSet};
-use doorway_store::{NewClient, Store};
+use doorway_store::{AppProfile, NewClient, Store};
 use serde_json::json;
 
 use crate::config::Config;
@@ -82,6 +83,9 @@ pub struct CreateArgs {
     /// Where logout tokens are POSTed (OIDC Back-Channel Logout): https, or http on loopback.
     #[arg(long, value_name = "URI")]
     backchannel_logout_uri: Option<String>,
+    /// opaque (default) or jwt: RFC 9068 access tokens signed with the --id-token-alg key.
+    #[arg(long, default_value = "opaque", value_name = "opaque|jwt")]
+    access_token_format: String,
     #[arg(long)]
     json: bool,
 }
@@ -115,6 +119,9 @@ pub struct UpdateArgs {
     post_logout_redirect_uris: Vec<String>,
     #[arg(long, value_name = "URI")]
     backchannel_logout_uri: Option<String>,
+    /// opaque or jwt.
+    #[arg(long, value_name = "opaque|jwt")]
+    access_token_format: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -177,6 +184,8 @@ async fn create(config: &Config, store: &Store, args: CreateArgs) -> anyhow::Res
     if args.redirect_uris.is_empty() && grant_types.allows(GrantType::AuthorizationCode) {
         bail!("--redirect-uri is required for an app with the authorization_code grant");
     }
+    let profile =
+        AppProfile { access_token_format: parse_token_format(&args.access_token_format)?, ..AppProfile::default() };
     let secret = (kind == ClientKind::Confidential).then(|| random_token("dws_"));
     let new = NewClient {
         client_id: uuid::Uuid::new_v4().to_string(),
@@ -195,7 +204,7 @@ async fn create(config: &Config, store: &Store, args: CreateArgs) -> anyhow::Res
         post_logout_redirect_uris: parse_uris("--post-logout-redirect-uri", &args.post_logout_redirect_uris)?,
         backchannel_logout_uri,
     };
-    let client = store.create_client(new, now()).await?;
+    let client = store.create_app(new, &profile, now()).await?;
     if args.json {
         let mut out = serde_json::to_value(&client)?;
         out["client_secret"] = json!(secret);
@@ -211,6 +220,7 @@ async fn create(config: &Config, store: &Store, args: CreateArgs) -> anyhow::Res
 
 async fn update(config: &Config, store: &Store, args: UpdateArgs) -> anyhow::Result<()> {
     let client = find(store, &args.client_id).await?;
+    let format = args.access_token_format.as_deref().map(parse_token_format).transpose()?;
     let mut new = NewClient::from(&client);
     if let Some(name) = &args.name {
         new.name = parse_name(name)?;
@@ -246,7 +256,14 @@ async fn update(config: &Config, store: &Store, args: UpdateArgs) -> anyhow::Res
     if let Some(uri) = &args.backchannel_logout_uri {
         new.backchannel_logout_uri = optional(uri).map(parse_backchannel_uri).transpose()?;
     }
-    if !store.update_client(&new).await? {
+    let written = match format {
+        // The format lives with the app's profile: every other profile setting is kept.
+        Some(access_token_format) => {
+            store.update_app(None, &new, &AppProfile { access_token_format, ..AppProfile::from(&client) }).await?
+        }
+        None => store.update_client(&new).await?,
+    };
+    if !written {
         bail!("no app with client_id {}", client.client_id);
     }
     let updated = find(store, &client.client_id).await?;
@@ -310,6 +327,10 @@ pub(super) fn parse_scopes(config: &Config, raw: &str) -> anyhow::Result<ScopeSe
 
 fn parse_alg(raw: &str) -> anyhow::Result<String> {
     Ok(SigningAlg::parse(raw).context("--id-token-alg must be RS256, PS256, ES256 or EdDSA")?.as_str().to_owned())
+}
+
+fn parse_token_format(raw: &str) -> anyhow::Result<AccessTokenFormat> {
+    AccessTokenFormat::parse(raw).with_context(|| format!("--access-token-format must be opaque or jwt, not '{raw}'"))
 }
 
 fn parse_web_url(flag: &str, raw: &str) -> anyhow::Result<String> {

@@ -11,6 +11,7 @@ mod admin_tokens;
 mod apps;
 mod keys;
 mod logout;
+mod orgs;
 mod provision;
 mod serve;
 mod store;
@@ -20,6 +21,7 @@ pub use admin_tokens::AdminTokensCommand;
 pub use apps::AppsCommand;
 pub use keys::KeysCommand;
 pub use logout::LogoutCommand;
+pub use orgs::OrgsCommand;
 pub use store::StoreCommand;
 pub use users::UsersCommand;
 
@@ -45,6 +47,9 @@ pub enum Command {
     /// Inspect and rotate signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Organizations: create, list, add and remove members.
+    #[command(subcommand)]
+    Orgs(OrgsCommand),
     /// Back-channel logout: delivery status per app.
     #[command(subcommand)]
     Logout(LogoutCommand),
@@ -79,6 +84,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(cmd) => {
             let (config, store) = open(&cli.global).await?;
             keys::run(&config, &store, cmd).await
+        }
+        Command::Orgs(cmd) => {
+            let (_, store) = open(&cli.global).await?;
+            orgs::run(&store, cmd).await
         }
         Command::Logout(cmd) => {
             let (_, store) = open(&cli.global).await?;

@@ -12,12 +12,15 @@ use doorway_core::types::{Email, Password, Username};
 use doorway_store::{NewUser, ProfileUpdate, StoreError};
 use minijinja::{Value, context};
 use serde::Deserialize;
+use serde_json::json;
 
+use crate::audit::{self, Event, Origin, kind};
 use crate::http::avatar::default_picture;
 use crate::http::error::PageError;
 use crate::http::form::PageForm;
 use crate::http::session::{MaybeUser, check_csrf, csrf_token, end_session, start_session};
 use crate::state::{AppState, now};
+use crate::throttle::{self, PeerIp};
 use crate::ui::ser;
 
 fn page(jar: CookieJar, status: StatusCode, html: String) -> Response {
@@ -116,37 +119,93 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     jar: CookieJar,
+    PeerIp(peer): PeerIp,
+    origin: Origin,
     PageForm(form): PageForm<LoginForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, form.csrf_token.as_deref())?;
     let interaction = form.interaction.as_deref().filter(|i| !i.is_empty());
     let next = allowed_next(form.next.as_ref());
-    let found = state.store.find_user_with_password(form.username.trim()).await?;
+    let username = form.username.trim();
+    let now = now();
+    // Brute-force protection: the attempt is reserved before the password is looked at, so
+    // concurrent guesses cannot exceed the limit, and a refused one is never checked — a
+    // correct password during a lockout is refused too (see `throttle`).
+    let buckets = throttle::password_buckets(&state.config, username, peer);
+    if let Err(locked) = throttle::reserve(&state.store, &buckets, now).await? {
+        crate::metrics::sign_in(false);
+        if locked.started {
+            let mut event = Event::new(kind::SIGN_IN_LOCKED)
+                .detail(json!({ "bucket": locked.kind, "retry_after": locked.retry_after }));
+            if locked.kind == throttle::LOGIN_ACCOUNT
+                && let Some(user) = state.store.find_user_by_username(username).await?
+            {
+                event = event.user(&user.id);
+            }
+            audit::record(&state, &origin, event, now).await;
+        }
+        let message = format!("Too many sign-in attempts. Try again in {}.", locked.wait_text());
+        let mut response =
+            login_error(&state, jar, interaction, next, &form.username, &message, StatusCode::TOO_MANY_REQUESTS)
+                .await?;
+        let (name, value) = locked.header();
+        response.headers_mut().insert(name, value);
+        return Ok(response);
+    }
+    let found = state.store.find_user_with_password(username).await?;
     let stored_hash = found.as_ref().map(|(_, hash)| hash.as_str());
     let password_ok =
         form.password.len() <= Password::MAX && state.passwords.verify(&form.password, stored_hash).await?;
-    let user = found.map(|(user, _)| user).filter(|u| password_ok && !u.disabled);
+    let (user, failure) = match found.map(|(user, _)| user) {
+        Some(user) if password_ok && !user.disabled => (Some(user), None),
+        Some(user) => (None, Some((Some(user.id), if password_ok { "disabled" } else { "wrong_password" }))),
+        None => (None, Some((None, "unknown_user"))),
+    };
     let Some(user) = user else {
         tracing::warn!(target: "security", event = "login_failed", "a sign-in failed");
         crate::metrics::sign_in(false);
-        let (jar, csrf) = csrf_token(&state, jar);
-        let app = app_for(&state, interaction).await?;
-        let html = state.ui.render(
-            "login.html",
-            context! {
-                csrf_token => csrf, interaction, app, username => form.username, next,
-                error => "Incorrect username or password.",
-            },
-        )?;
-        return Ok(page(jar, StatusCode::BAD_REQUEST, html));
+        if let Some((user_id, reason)) = failure {
+            let mut event = Event::new(kind::SIGN_IN_FAILED).detail(json!({ "reason": reason }));
+            if let Some(user_id) = user_id {
+                event = event.user(&user_id);
+            }
+            audit::record(&state, &origin, event, now).await;
+        }
+        let message = "Incorrect username or password.";
+        return login_error(&state, jar, interaction, next, &form.username, message, StatusCode::BAD_REQUEST).await;
     };
+    // Only failures count against the account and the address.
+    throttle::refund(&state.store, &buckets).await;
     let jar = start_session(&state, jar, &user.id).await?;
+    let mut detail = json!({});
     if let Some(id) = interaction {
-        state.store.mark_interaction_login(id, &user.id, now()).await?;
+        if let Some(found) = state.store.find_interaction(id, now).await? {
+            detail = json!({ "client_id": found.client_id });
+        }
+        state.store.mark_interaction_login(id, &user.id, now).await?;
     }
+    audit::record(&state, &origin, Event::new(kind::SIGN_IN_SUCCEEDED).by_user(&user.id).detail(detail), now).await;
     tracing::info!(user_id = %user.id, "signed in");
     crate::metrics::sign_in(true);
     Ok((jar, Redirect::to(&after_login(interaction, next))).into_response())
+}
+
+/// The login page again, with `message` and `status` (a wrong password, a lockout).
+async fn login_error(
+    state: &AppState,
+    jar: CookieJar,
+    interaction: Option<&str>,
+    next: Option<&str>,
+    username: &str,
+    message: &str,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let (jar, csrf) = csrf_token(state, jar);
+    let app = app_for(state, interaction).await?;
+    let html = state
+        .ui
+        .render("login.html", context! { csrf_token => csrf, interaction, app, username, next, error => message })?;
+    Ok(page(jar, status, html))
 }
 
 pub async fn signup_page(
@@ -260,10 +319,15 @@ pub struct CsrfOnly {
 pub async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
+    MaybeUser(user): MaybeUser,
+    origin: Origin,
     PageForm(form): PageForm<CsrfOnly>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, form.csrf_token.as_deref())?;
     let jar = end_session(&state, jar).await?;
+    if let Some(current) = user {
+        crate::http::settings::sessions::session_ended(&state, &origin, &current.user.id, "this", 1).await;
+    }
     Ok((jar, Redirect::to(doorway_core::routes::LOGIN)).into_response())
 }
 
@@ -325,7 +389,7 @@ pub struct ProfileForm {
 }
 
 /// An optional https URL field (avatar, website): never fetched by the server.
-fn optional_url(raw: &str, label: &str, errors: &mut Vec<String>) -> Option<String> {
+pub(crate) fn optional_url(raw: &str, label: &str, errors: &mut Vec<String>) -> Option<String> {
     let raw = raw.trim();
     if raw.is_empty() {
         return None;
@@ -374,7 +438,11 @@ pub async fn profile(
 ) -> Result<Response, PageError> {
     let user = state.store.find_user_by_username(&username).await?.filter(|u| !u.disabled);
     let Some(user) = user else {
-        return Err(PageError::not_found());
+        // Organizations share the `/<name>` namespace with users.
+        return match state.store.find_org_by_name(&username).await? {
+            Some(org) => crate::http::orgs::pages::profile(&state, viewer.map(|v| v.user), org).await,
+            None => Err(PageError::not_found()),
+        };
     };
     let picture =
         user.avatar_url.clone().filter(|u| !u.is_empty()).unwrap_or_else(|| default_picture(&state, &user.sub));

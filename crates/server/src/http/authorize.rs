@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use crate::http::error::PageError;
 use crate::http::form::{FormParams, PageForm, QueryParams};
+use crate::http::orgs;
 use crate::http::session::{CurrentUser, MaybeUser, check_csrf, csrf_token};
 use crate::state::{AppState, now};
 
@@ -133,12 +134,33 @@ async fn proceed(
         }
         None => None,
     };
-    let consent_covers = match &user {
+    let mut consent_covers = match &user {
         Some(_) if client.first_party => true,
         Some(_) => consent.as_ref().is_some_and(|granted| request.scopes.is_subset(&granted.scopes)),
         None => false,
     };
-    match authorize::decide(request, session, consent_covers, now) {
+    // `orgIds` naming an organization the app was not granted asks the person again.
+    if let Some(current) = &user
+        && consent_covers
+        && !client.first_party
+    {
+        let asks = orgs::orgs_need_consent(state, &current.user.id, &client.client_id, &request.scopes, params).await?;
+        consent_covers = !asks;
+    }
+    let next = authorize::decide(request, session, consent_covers, now);
+    // An app restricted to one organization's members admits no one else: checked once the
+    // person is known, before consent, a code, or any other answer (access_denied is the
+    // truest one for a non-member, prompt=none included).
+    if let Some(current) = &user
+        && next != Next::Login
+        && !orgs::may_sign_in(state, client, &current.user.id).await?
+    {
+        if let Some(i) = interaction {
+            state.store.delete_interaction(&i.id).await?;
+        }
+        return not_a_member(state, client, request);
+    }
+    match next {
         Next::Fail(error) => {
             if let Some(i) = interaction {
                 state.store.delete_interaction(&i.id).await?;
@@ -167,7 +189,9 @@ async fn proceed(
             };
             // The consent form may only be answered by the person it was shown to.
             state.store.mark_interaction_user(&id, &current.user.id).await?;
-            consent_page(state, jar, &current, client, request, &id)
+            let orgs =
+                orgs::consent_picker(state, &current.user.id, &client.client_id, &request.scopes, params).await?;
+            consent_page(state, jar, &current, client, request, &id, &orgs)
         }
         Next::Issue => {
             let Some(current) = user else {
@@ -194,6 +218,7 @@ fn consent_page(
     client: &Client,
     request: &AuthorizationRequest,
     interaction: &str,
+    orgs: &[orgs::PickerOrg],
 ) -> Result<Response, PageError> {
     let (jar, csrf) = csrf_token(state, jar);
     let scopes = crate::ui::ser(state.scopes.for_display(&request.scopes));
@@ -214,6 +239,7 @@ fn consent_page(
             redirect_host,
             csrf_token => csrf,
             interaction,
+            orgs => crate::ui::ser(orgs),
         },
     )?;
     Ok((jar, [(axum::http::header::CACHE_CONTROL, "no-store")], Html(html)).into_response())
@@ -278,6 +304,20 @@ async fn issue_code(
     Ok(respond(state, &request.redirect, &params, request.response_mode))
 }
 
+/// A person outside the organization an app is restricted to: `access_denied`, shown as a page
+/// that leads back to the app with it (straight back under `prompt=none`, which shows no page).
+fn not_a_member(state: &AppState, client: &Client, request: &AuthorizationRequest) -> Result<Response, PageError> {
+    let org = client.authorized_org.as_deref().unwrap_or_default();
+    tracing::info!(client_id = %client.client_id, org, "sign-in refused: not a member of the app's organization");
+    let description = format!("only members of the organization {org} may sign in to this app");
+    let denied = refusal(request, doorway_core::OAuthError::new(doorway_core::ErrorCode::AccessDenied, description));
+    if request.prompt.none {
+        return Ok(redirect_error(state, &denied));
+    }
+    crate::metrics::oauth_error(denied.error.code.as_str());
+    orgs::restricted_page(state, client, &denied)
+}
+
 /// An error for a validated request, travelling the way the request asked.
 fn refusal(request: &AuthorizationRequest, error: doorway_core::OAuthError) -> RedirectError {
     RedirectError {
@@ -325,6 +365,9 @@ pub struct ConsentForm {
     csrf_token: Option<String>,
     interaction: String,
     decision: String,
+    /// The organization picker's boxes: `org_<sub>` for each one ticked.
+    #[serde(flatten)]
+    ticked: std::collections::BTreeMap<String, String>,
 }
 
 /// The person's answer on the consent page.
@@ -332,6 +375,7 @@ pub async fn consent(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     jar: CookieJar,
+    origin: crate::audit::Origin,
     PageForm(form): PageForm<ConsentForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, form.csrf_token.as_deref())?;
@@ -367,6 +411,11 @@ pub async fn consent(
         if authorize::decide(&request, Some(session), true, now()) == Next::Login {
             return Ok(Redirect::to(&format!("/login?interaction={}", interaction.id)).into_response());
         }
+        // Membership may have ended while the page was open.
+        if !orgs::may_sign_in(&state, &client, &current.user.id).await? {
+            state.store.delete_interaction(&interaction.id).await?;
+            return not_a_member(&state, &client, &request);
+        }
     }
     // Single use: of two submissions of one form, only the first acts.
     if !state.store.delete_interaction(&interaction.id).await? {
@@ -374,6 +423,13 @@ pub async fn consent(
     }
     if allow {
         state.store.grant_consent(&current.user.id, &client.client_id, &request.scopes, now()).await?;
+        let (user_id, client_id) = (&current.user.id, &client.client_id);
+        orgs::save_consent_choice(&state, user_id, client_id, &request.scopes, &params, &form.ticked).await?;
+        let event = crate::audit::Event::new(crate::audit::kind::CONSENT_GRANTED)
+            .by_user(&current.user.id)
+            .client(&client.client_id)
+            .detail(serde_json::json!({ "scope": request.scopes.to_string() }));
+        crate::audit::record(&state, &origin, event, now()).await;
         issue_code(&state, &current, &request, None).await
     } else {
         let denied =

@@ -47,7 +47,10 @@ pub fn json_body(error: &OAuthError) -> String {
 impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
         crate::metrics::oauth_error(self.error.code.as_str());
-        let status = StatusCode::from_u16(self.error.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let status = match self.error.retry_after {
+            Some(_) => StatusCode::TOO_MANY_REQUESTS,
+            None => StatusCode::from_u16(self.error.code.status()).unwrap_or(StatusCode::BAD_REQUEST),
+        };
         let mut response = (
             status,
             [
@@ -58,6 +61,9 @@ impl IntoResponse for JsonError {
             json_body(&self.error),
         )
             .into_response();
+        if let Some(seconds) = self.error.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
         if status == StatusCode::UNAUTHORIZED && self.basic {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use doorway_core::OAuthError;
+use doorway_core::oauth::access_token::AccessTokenClaims;
 use doorway_core::secrets::hash_secret;
 use serde_json::{Value, json};
 
@@ -13,6 +14,7 @@ use crate::http::client_auth::authenticate_client;
 use crate::http::error::JsonError;
 use crate::http::form::TokenParams;
 use crate::http::token::json_no_store;
+use crate::http::token::jwt::{self, Presented};
 use crate::state::{AppState, now};
 
 pub async fn introspect(
@@ -39,9 +41,17 @@ async fn handle(
         });
     }
     let token = params.get("token")?.ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
-    let hash = hash_secret(token);
     let now = now();
     let inactive = json!({ "active": false });
+    // A JWT access token (RFC 9068) must verify first. An app's own token (client_credentials)
+    // is not stored: it is what it says, as long as its app exists. A user's is looked up by
+    // its handle, for the grant's revocation state.
+    let hash = match jwt::inspect(state, token, now) {
+        Presented::Opaque => hash_secret(token),
+        Presented::Invalid => return Ok(inactive),
+        Presented::Jwt(claims) if claims.is_client_token() => return client_token(state, claims).await,
+        Presented::Jwt(claims) => jwt::stored_hash(state, &claims),
+    };
     let refresh_first = params.get("token_type_hint")? == Some("refresh_token");
 
     let access = async {
@@ -108,4 +118,24 @@ async fn handle(
         }
     };
     Ok(found.unwrap_or_else(|| json!({ "active": false })))
+}
+
+/// A client_credentials JWT that verified: active while its app exists (deleting the app is the
+/// one way to end such tokens early; see `token::jwt`).
+async fn client_token(state: &AppState, claims: AccessTokenClaims) -> Result<Value, JsonError> {
+    if state.store.find_client(&claims.client_id).await?.is_none() {
+        return Ok(json!({ "active": false }));
+    }
+    Ok(json!({
+        "active": true,
+        "scope": claims.scope.unwrap_or_default(),
+        "client_id": claims.client_id,
+        "token_type": "Bearer",
+        "exp": claims.exp,
+        "iat": claims.iat,
+        "iss": claims.iss,
+        "sub": claims.sub,
+        "aud": claims.aud,
+        "jti": claims.jti,
+    }))
 }

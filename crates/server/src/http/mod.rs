@@ -16,6 +16,7 @@ pub mod admin;
 mod authorize;
 mod avatar;
 mod badges;
+mod brand;
 mod client_auth;
 pub(crate) mod console;
 pub mod demo;
@@ -27,6 +28,7 @@ mod form;
 mod introspect;
 pub mod logout;
 pub mod ops;
+pub(crate) mod orgs;
 mod password;
 mod revoke;
 mod session;
@@ -76,8 +78,20 @@ pub fn router(state: AppState) -> Router {
         .route(routes::SETTINGS_SESSIONS_END_OTHERS, post(settings::sessions::end_others))
         .route(routes::SETTINGS_CONNECTED_APPS, get(settings::connected::list))
         .route(routes::SETTINGS_CONNECTED_APPS_REVOKE, post(settings::connected::revoke))
+        .route(settings::security_log::PATH, get(settings::security_log::list))
+        .route(routes::SETTINGS_CONNECTED_APPS_ORGS, post(settings::connected::set_orgs))
+        .route(routes::ORGS_NEW, get(orgs::pages::new_page).post(orgs::pages::create))
+        .route(routes::SETTINGS_ORGS, get(orgs::manage::list))
+        .route(routes::SETTINGS_ORG_INVITATIONS, post(orgs::manage::answer_invitation))
+        .route("/settings/organizations/{name}", get(orgs::manage::show))
+        .route("/settings/organizations/{name}/invite", post(orgs::manage::invite))
+        .route("/settings/organizations/{name}/members", post(orgs::manage::change_member))
+        .route("/settings/organizations/{name}/invitations/withdraw", post(orgs::manage::withdraw))
+        .route("/settings/organizations/{name}/leave", post(orgs::manage::leave))
         .route("/avatars/{file}", get(avatar::avatar))
         .route(routes::STATIC_CSS, get(stylesheet))
+        .route("/static/brand.css", get(brand::stylesheet))
+        .route("/static/brand-logo.svg", get(brand::logo))
         .route(routes::STATIC_FORM_POST_JS, get(form_post_script))
         .route(routes::STATIC_CONSOLE_JS, get(console_script))
         .route("/badges/{file}", get(badges::badge))
@@ -102,7 +116,7 @@ pub fn router(state: AppState) -> Router {
         )
     });
     api.merge(pages)
-        .merge(admin::router())
+        .merge(admin::router().layer(axum::middleware::from_fn_with_state(state.clone(), admin::audit::record_writes)))
         .fallback(not_found)
         .layer(tower::util::option_layer(hsts))
         .layer(DefaultBodyLimit::max(64 * 1024))
@@ -114,6 +128,8 @@ pub fn router(state: AppState) -> Router {
             HeaderName::from_static("cross-origin-opener-policy"),
             HeaderValue::from_static("same-origin"),
         ))
+        // Client authentication (four endpoints share it) reads the peer address from here.
+        .layer(axum::middleware::from_fn(crate::throttle::with_peer))
         .layer(CatchPanicLayer::custom(error::panic_response))
         // Outermost: a panic's 500 is still counted and logged with its request id.
         .layer(axum::middleware::from_fn(ops::observe))

@@ -26,6 +26,16 @@ fn acceptable_request_id(id: &str) -> bool {
     (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(&b))
 }
 
+/// A request id unique across processes without a system call per request: a random prefix
+/// drawn once per process, then a counter.
+fn new_request_id() -> String {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix =
+        PREFIX.get_or_init(|| doorway_core::secrets::random_bytes::<8>().iter().map(|b| format!("{b:02x}")).collect());
+    format!("{prefix}-{:x}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
 pub async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request
@@ -33,7 +43,7 @@ pub async fn observe(request: Request, next: Next) -> Response {
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|id| acceptable_request_id(id))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        .map_or_else(new_request_id, str::to_owned);
     // The route pattern (`/oauth/authorize`, `/{username}`), never the path a caller sent.
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
     let method = request.method().clone();
@@ -42,8 +52,10 @@ pub async fn observe(request: Request, next: Next) -> Response {
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     crate::metrics::request(method.as_str(), &route, status, elapsed);
+    // At debug: a line per request costs more than serving discovery does. Operators who want
+    // access logs set RUST_LOG=info,doorway::access=debug.
     span.in_scope(|| {
-        tracing::info!(target: "doorway::access", status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request");
+        tracing::debug!(target: "doorway::access", status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request");
     });
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);

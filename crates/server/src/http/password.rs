@@ -8,12 +8,15 @@ use axum_extra::extract::CookieJar;
 use doorway_core::types::Password;
 use minijinja::context;
 use serde::Deserialize;
+use serde_json::json;
 
+use crate::audit::{self, Event, Origin, kind};
 use crate::http::avatar::default_picture;
 use crate::http::error::PageError;
 use crate::http::form::PageForm;
 use crate::http::session::{MaybeUser, check_csrf, csrf_token, start_session};
 use crate::state::{AppState, now};
+use crate::throttle::{self, PeerIp};
 use crate::ui::ser;
 
 #[derive(Deserialize)]
@@ -29,17 +32,37 @@ pub async fn change_password(
     State(state): State<AppState>,
     jar: CookieJar,
     MaybeUser(user): MaybeUser,
+    PeerIp(peer): PeerIp,
+    origin: Origin,
     PageForm(form): PageForm<PasswordForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, form.csrf_token.as_deref())?;
     let Some(current) = user else { return Ok(Redirect::to(doorway_core::routes::LOGIN).into_response()) };
-    let stored = state.store.find_user_with_password(&current.user.username).await?;
-    let stored_hash = stored.as_ref().map(|(_, hash)| hash.as_str());
+    let now = now();
+    // The current password is a password attempt like a sign-in, on the same account and
+    // address counters: a stolen session cannot be used to guess it, nor to get around a
+    // lockout (see `throttle`).
+    let buckets = throttle::password_buckets(&state.config, current.user.username.as_str(), peer);
     let mut errors = Vec::new();
-    if !state.passwords.verify(&form.current_password, stored_hash).await? {
-        tracing::warn!(target: "security", event = "password_change_failed", user_id = %current.user.id,
-            "a password change gave a wrong current password");
-        errors.push("The current password is not correct.".to_owned());
+    let mut retry_after = None;
+    match throttle::reserve(&state.store, &buckets, now).await? {
+        Err(locked) => {
+            errors.push(format!("Too many password attempts. Try again in {}.", locked.wait_text()));
+            retry_after = Some(locked);
+        }
+        Ok(()) => {
+            let stored = state.store.find_user_with_password(&current.user.username).await?;
+            let stored_hash = stored.as_ref().map(|(_, hash)| hash.as_str());
+            if state.passwords.verify(&form.current_password, stored_hash).await? {
+                throttle::refund(&state.store, &buckets).await;
+            } else {
+                tracing::warn!(target: "security", event = "password_change_failed", user_id = %current.user.id,
+                    "a password change gave a wrong current password");
+                let event = Event::new(kind::PASSWORD_CHANGE_FAILED).by_user(&current.user.id);
+                audit::record(&state, &origin, event, now).await;
+                errors.push("The current password is not correct.".to_owned());
+            }
+        }
     }
     let new = Password::parse(form.new_password);
     if let Err(problem) = &new {
@@ -56,11 +79,13 @@ pub async fn change_password(
                 "account.html",
                 context! { current_user => ser(user), picture, password_errors => errors, csrf_token => csrf },
             )?;
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, jar, Html(html)).into_response());
+            return Ok(match retry_after {
+                Some(locked) => (StatusCode::TOO_MANY_REQUESTS, [locked.header()], jar, Html(html)).into_response(),
+                None => (StatusCode::UNPROCESSABLE_ENTITY, jar, Html(html)).into_response(),
+            });
         }
     };
     let hash = state.passwords.hash(new.expose()).await?;
-    let now = now();
     state.store.set_password(&current.user.id, &hash, now).await?;
     let revoked = state.store.revoke_user_tokens(&current.user.id, None, now).await?;
     let sids = state.store.delete_user_sessions(&current.user.id).await?;
@@ -74,6 +99,10 @@ pub async fn change_password(
         now,
     )
     .await;
+    let event = Event::new(kind::PASSWORD_CHANGED)
+        .by_user(&current.user.id)
+        .detail(json!({ "tokens_revoked": revoked, "sessions_ended": sids.len() }));
+    audit::record(&state, &origin, event, now).await;
     tracing::info!(target: "security", event = "password_changed", user_id = %current.user.id, revoked,
         sessions = sids.len(), "password changed: tokens revoked, sessions ended, apps notified");
     // This browser stays signed in, on a new session.

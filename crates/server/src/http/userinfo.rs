@@ -11,6 +11,7 @@ use doorway_core::{ErrorCode, OAuthError};
 
 use crate::http::avatar::default_picture;
 use crate::http::error::{json_body, store_error};
+use crate::http::token::jwt::{self, Presented};
 use crate::state::{AppState, now};
 
 fn bearer_error(error: OAuthError, challenge: &str) -> Response {
@@ -71,28 +72,46 @@ fn unauthenticated() -> Response {
         .into_response()
 }
 
+/// RFC 6750 §3.1: a valid token without the openid scope.
+fn no_openid_scope() -> Response {
+    bearer_error(
+        OAuthError::new(ErrorCode::InsufficientScope, "userinfo requires a token granted the openid scope"),
+        "Bearer realm=\"doorway\", error=\"insufficient_scope\", scope=\"openid\"",
+    )
+}
+
 pub async fn userinfo(State(state): State<AppState>, req: Request) -> Response {
     let token = match bearer_token(req).await {
         Ok(token) => token,
         Err(response) => return response,
     };
-    let found = match state.store.find_access_token_with_user(&hash_secret(&token)).await {
+    let now = now();
+    // A JWT (RFC 9068) must verify before its grant is looked up; an app's own token (from
+    // client_credentials) has no user, so no openid scope.
+    let hash = match jwt::inspect(&state, &token, now) {
+        Presented::Opaque => hash_secret(&token),
+        Presented::Jwt(claims) if claims.is_client_token() => return no_openid_scope(),
+        Presented::Jwt(claims) => jwt::stored_hash(&state, &claims),
+        Presented::Invalid => return invalid_token("the access token is invalid, expired or revoked"),
+    };
+    let found = match state.store.find_access_token_with_user(&hash).await {
         Ok(found) => found,
         Err(err) => return bearer_error(store_error(&err), "Bearer realm=\"doorway\""),
     };
-    let Some((record, user)) = found.filter(|(t, _)| !t.revoked && t.expires_at > now()) else {
+    let Some((record, user)) = found.filter(|(t, _)| !t.revoked && t.expires_at > now) else {
         return invalid_token("the access token is invalid, expired or revoked");
     };
     if !record.scope.contains(Scope::OPENID) {
-        return bearer_error(
-            OAuthError::new(ErrorCode::InsufficientScope, "userinfo requires a token granted the openid scope"),
-            "Bearer realm=\"doorway\", error=\"insufficient_scope\", scope=\"openid\"",
-        );
+        return no_openid_scope();
     }
     let Some(user) = user.filter(|u| !u.disabled) else {
         return invalid_token("the access token's user no longer exists");
     };
-    let claims = user_claims(&user, &record.scope, &state.config.issuer, &default_picture(&state, &user.sub));
+    let orgs = match crate::http::orgs::org_claims(&state, &user.id, &record.client_id, &record.scope).await {
+        Ok(orgs) => orgs,
+        Err(err) => return bearer_error(store_error(&err), "Bearer realm=\"doorway\""),
+    };
+    let claims = user_claims(&user, &record.scope, &state.config.issuer, &default_picture(&state, &user.sub), &orgs);
     (
         [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")],
         serde_json::Value::Object(claims).to_string(),

@@ -462,6 +462,14 @@ async fn the_scope_registry_lists_operator_scopes_with_their_claims() {
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
+/// A documented path with the fixtures' values for its parameters.
+fn concrete_path(path: &str, user_id: &str, client_id: &str) -> String {
+    path.replace("{id}", user_id)
+        .replace("{client_id}", client_id)
+        .replace("{org}", "acme")
+        .replace("{username}", "alice")
+}
+
 #[tokio::test]
 async fn the_openapi_document_matches_the_routes_the_server_answers() {
     let app = spawn_app().await;
@@ -478,6 +486,15 @@ async fn the_openapi_document_matches_the_routes_the_server_answers() {
     let user = app.create_user("alice").await;
     let client = app.confidential_client().await;
     app.store.grant_consent(&user.id, &client.client_id, &ScopeSet::parse("openid").unwrap(), 1).await.unwrap();
+    // …and an organization alice is the (last) admin of.
+    let org = doorway_store::NewOrg {
+        id: uuid::Uuid::new_v4().to_string(),
+        sub: doorway_core::secrets::random_hex_id(),
+        name: doorway_core::types::OrgName::parse("acme").unwrap(),
+        display_name: None,
+        avatar_url: None,
+    };
+    app.store.create_org(&org, &user.id, 1).await.unwrap();
     let api = api(&app).await;
 
     // Every documented operation answers, with one of its documented statuses. Deletions last,
@@ -492,7 +509,7 @@ async fn the_openapi_document_matches_the_routes_the_server_answers() {
     }
     operations.sort_by_key(|(method, path, _)| (method == "delete", std::cmp::Reverse(path.len())));
     for (method, path, op) in &operations {
-        let concrete = path.replace("{id}", &user.id).replace("{client_id}", &client.client_id);
+        let concrete = concrete_path(path, &user.id, &client.client_id);
         assert!(!concrete.contains('{'), "an undocumented parameter in {path}");
         let body = op.get("requestBody").map(|_| json!({}));
         let response = api.call(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(), &concrete, body).await;
@@ -515,7 +532,7 @@ async fn the_openapi_document_matches_the_routes_the_server_answers() {
     // Nothing is served beyond the document: other methods on its paths are 405, and other
     // paths under /api/v1 are 404.
     for (path, item) in paths {
-        let concrete = path.replace("{id}", &user.id).replace("{client_id}", &client.client_id);
+        let concrete = concrete_path(path, &user.id, &client.client_id);
         for method in METHODS.iter().filter(|m| item.get(**m).is_none()) {
             let response =
                 api.call(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(), &concrete, None).await;

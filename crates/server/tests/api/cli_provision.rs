@@ -80,6 +80,9 @@ async fn provision_prints_an_environment_block_that_signs_people_in() {
         secret: Some(env["OAUTH_CLIENT_SECRET"].clone()),
         redirect_uri: "https://space.example/login/callback?_target_url=%2F".into(),
     };
+    // The app admits only the members of acme: alice is one.
+    let member = app.store.find_user_by_username("alice").await.unwrap().unwrap();
+    crate::orgs::create_org(&app, "acme", &member.id).await;
     let code = obtain_code(&app, &Browser::new(), &client, &[("scope", "openid profile")]).await;
     let response = exchange(&app, &client, &code).await;
     assert_eq!(response.status(), 200);

@@ -664,6 +664,9 @@ async fn a_hosted_app_from_the_console_gets_the_environment_block_and_its_token_
         secret: Some(secret),
         redirect_uri: "https://space.example/login/callback?_target_url=%2F".into(),
     };
+    // The app admits only the members of acme: alice is one.
+    let member = app.store.find_user_by_username("alice").await.unwrap().unwrap();
+    crate::orgs::create_org(&app, "acme", &member.id).await;
     let code = obtain_code(&app, &Browser::new(), &client, &[("scope", "openid profile")]).await;
     let tokens: Value = exchange(&app, &client, &code).await.json().await.unwrap();
     assert_eq!(tokens["expires_in"], 28_800);

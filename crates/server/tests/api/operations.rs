@@ -65,15 +65,26 @@ async fn every_response_carries_a_request_id_and_a_callers_id_is_kept() {
     let app = spawn_app().await;
     let http = reqwest::Client::new();
     let generated = http.get(app.url("/healthz")).send().await.unwrap();
-    let id = generated.headers()["x-request-id"].to_str().unwrap();
-    assert!(uuid::Uuid::parse_str(id).is_ok(), "a fresh id: {id}");
+    let id = generated.headers()["x-request-id"].to_str().unwrap().to_owned();
+    // A per-process random prefix and a counter: 16 hex digits, '-', hex.
+    let fresh = |id: &str| {
+        id.split_once('-').is_some_and(|(prefix, n)| {
+            prefix.len() == 16
+                && prefix.bytes().all(|b| b.is_ascii_hexdigit())
+                && !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    };
+    assert!(fresh(&id), "a fresh id: {id}");
+    let next = http.get(app.url("/healthz")).send().await.unwrap();
+    assert_ne!(next.headers()["x-request-id"].to_str().unwrap(), id, "each request its own");
 
     let kept = http.get(app.url("/oauth/jwks")).header("x-request-id", "lb-7f3a:42").send().await.unwrap();
     assert_eq!(kept.headers()["x-request-id"], "lb-7f3a:42");
 
     let replaced = http.get(app.url("/healthz")).header("x-request-id", "a b<script>").send().await.unwrap();
     let replaced_id = replaced.headers()["x-request-id"].to_str().unwrap();
-    assert!(uuid::Uuid::parse_str(replaced_id).is_ok(), "an unsafe id is replaced, not echoed: {replaced_id}");
+    assert!(fresh(replaced_id), "an unsafe id is replaced, not echoed: {replaced_id}");
     let long = http.get(app.url("/healthz")).header("x-request-id", "y".repeat(200)).send().await.unwrap();
     assert_ne!(long.headers()["x-request-id"].to_str().unwrap(), "y".repeat(200));
 }

@@ -38,6 +38,7 @@ fn client(kind: ClientKind) -> Client {
         previous_secret_expires_at: None,
         access_token_ttl: None,
         authorized_org: None,
+        access_token_format: Default::default(),
     }
 }
 

@@ -154,6 +154,8 @@ pub struct NewAppBody {
     first_party: bool,
     access_token_ttl: Option<i64>,
     authorized_org: Option<String>,
+    /// `opaque` (default) or `jwt`.
+    access_token_format: Option<String>,
 }
 
 pub async fn create(
@@ -180,6 +182,7 @@ pub async fn create(
     fields.backchannel_logout_uri = body.backchannel_logout_uri.unwrap_or_default();
     fields.first_party = body.first_party;
     fields.authorized_org = body.authorized_org.unwrap_or_default();
+    fields.access_token_format = body.access_token_format.unwrap_or_else(|| "opaque".into());
     // An operator's app: its back-channel URI may be on a private network.
     let who = Submitter { is_admin: true, targets: Targets::Any, existing: None };
     let (mut valid, mut errors) = check(&fields, &state.scopes, &who);
@@ -230,6 +233,7 @@ pub struct AppUpdateBody {
     access_token_ttl: Patch<i64>,
     #[serde(default)]
     authorized_org: Patch<String>,
+    access_token_format: Option<String>,
 }
 
 /// An app without the authorization_code grant (device-only, client_credentials-only) needs no
@@ -298,6 +302,9 @@ fn keep_unsent(valid: &mut Valid, existing: &Client, sent: &[&str]) {
     if kept("authorized_org") {
         valid.profile.authorized_org.clone_from(&existing.authorized_org);
     }
+    if kept("access_token_format") {
+        valid.profile.access_token_format = existing.access_token_format;
+    }
 }
 
 pub async fn update(
@@ -338,6 +345,10 @@ pub async fn update(
     }
     if let Some(first_party) = body.first_party {
         fields.first_party = first_party;
+    }
+    if let Some(format) = body.access_token_format {
+        fields.access_token_format = format;
+        sent.push("access_token_format");
     }
     patch_text(&mut fields.description, body.description, "description", &mut sent);
     patch_text(&mut fields.homepage_url, body.homepage_url, "homepage_url", &mut sent);

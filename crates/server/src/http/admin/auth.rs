@@ -45,6 +45,10 @@ impl FromRequestParts<AppState> for Admin {
             tracing::warn!(target: "security", event = "admin_token_rejected", "an admin API call with an invalid token");
             return Err(ApiError::invalid_token());
         };
+        // The security log records this token as the actor of a write (see `audit`).
+        if let Some(actor) = parts.extensions.get::<super::audit::Actor>() {
+            actor.set(&token.id);
+        }
         let reads = parts.method == Method::GET || parts.method == Method::HEAD;
         if token.read_only && !reads {
             tracing::warn!(target: "security", event = "admin_token_read_only", token_id = %token.id,

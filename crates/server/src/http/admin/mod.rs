@@ -20,11 +20,13 @@ use serde::de::DeserializeOwned;
 use crate::state::AppState;
 
 pub mod apps;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod grants;
 pub mod keys;
 pub mod openapi;
+pub mod orgs;
 pub mod routes;
 pub mod scopes;
 pub mod users;

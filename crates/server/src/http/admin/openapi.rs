@@ -46,6 +46,8 @@ pub fn build(issuer: &str) -> Value {
             { "name": "apps", "description": "OAuth apps (clients)." },
             { "name": "keys", "description": "Signing keys." },
             { "name": "scopes", "description": "The scope registry." },
+            { "name": "orgs", "description": "Organizations and their members." },
+            { "name": "audit", "description": "The security log." },
         ],
         "paths": paths,
         "components": {
@@ -75,6 +77,8 @@ fn operation(route: &Route) -> Value {
             let description = match name {
                 "id" => "The user's id (`id` in the user object; not the username, not `sub`).",
                 "client_id" => "The app's client_id.",
+                "org" => "The organization's name (case-insensitive).",
+                "username" => "The member's username.",
                 _ => "",
             };
             json!({ "name": name, "in": "path", "required": true, "description": description,
@@ -108,7 +112,7 @@ fn operation(route: &Route) -> Value {
     if route.request.is_some() || !route.query.is_empty() {
         errors.push("422");
     }
-    if route.operation_id == "createUser" {
+    if matches!(route.operation_id, "createUser" | "createOrg" | "addOrgMember" | "removeOrgMember") {
         errors.push("409");
     }
     for code in errors {
@@ -236,6 +240,7 @@ fn schemas() -> Value {
             "backchannel_logout_uri": nullable_string(),
             "first_party": boolean(),
             "access_token_ttl": { "type": ["integer", "null"], "description": "Seconds; null = the server's default." },
+            "access_token_format": { "enum": ["opaque", "jwt"], "description": "jwt: RFC 9068 access tokens signed with the id_token_alg key." },
             "authorized_org": nullable_string(),
         }),
     );
@@ -247,11 +252,12 @@ fn schemas() -> Value {
         "policy_uri": nullable_string(), "tos_uri": nullable_string(), "post_logout_redirect_uris": strings(),
         "backchannel_logout_uri": nullable_string(), "first_party": boolean(),
         "access_token_ttl": { "type": ["integer", "null"], "minimum": 60, "maximum": 2_592_000 },
+        "access_token_format": { "enum": ["opaque", "jwt"] },
         "authorized_org": nullable_string(),
     });
     let mut new_app_fields = app_fields.clone();
     new_app_fields["kind"] = json!({ "enum": ["confidential", "public"], "default": "confidential" });
-    json!({
+    let mut schemas = json!({
         "Error": object(&["error", "error_description"], json!({ "error": string(), "error_description": string() })),
         "User": user,
         "UserPage": page("User"),
@@ -293,7 +299,59 @@ fn schemas() -> Value {
             "name": string(), "description": { "type": "string", "description": "Shown on the consent page." },
             "claims": strings() })),
         "ScopeList": list("Scope"),
+    });
+    // Apart: one `json!` this large would pass the macro recursion limit.
+    if let (Value::Object(all), Value::Object(orgs)) = (&mut schemas, org_schemas()) {
+        all.extend(orgs);
+    }
+    schemas["AuditEvent"] = audit_event();
+    schemas["AuditPage"] = object(
+        &["data", "next_before"],
+        json!({
+            "data": { "type": "array", "items": { "$ref": "#/components/schemas/AuditEvent" } },
+            "next_before": { "type": ["string", "null"], "description": "Pass as `before` for the next page; null on the last." },
+        }),
+    );
+    schemas
+}
+
+/// The organizations' schemas.
+fn org_schemas() -> Value {
+    json!({
+        "Org": object(&["id", "sub", "name", "display_name", "avatar_url", "is_enterprise", "created_at"], json!({
+            "id": string(), "sub": { "type": "string", "description": "The identifier apps see in the `orgs` claim." },
+            "name": string(), "display_name": nullable_string(), "avatar_url": nullable_string(),
+            "is_enterprise": boolean(), "created_at": time() })),
+        "OrgList": list("Org"),
+        "OrgWithMembers": with("Org", json!({ "type": "object", "required": ["members"], "properties": {
+            "members": { "type": "array", "items": { "$ref": "#/components/schemas/OrgMember" } } } })),
+        "NewOrg": object(&["name", "admin"], json!({
+            "name": { "type": "string", "description": "The same rules as usernames; no user or org may have it." },
+            "admin": { "type": "string", "description": "The username of the first admin." },
+            "display_name": string(), "avatar_url": { "type": "string", "description": "https only." } })),
+        "OrgMember": object(&["user_id", "username", "role", "joined_at"], json!({
+            "user_id": string(), "username": string(),
+            "role": { "enum": ["admin", "write", "contributor", "read"] }, "joined_at": time() })),
+        "OrgMemberList": list("OrgMember"),
+        "NewOrgMember": object(&["username", "role"], json!({
+            "username": string(), "role": { "enum": ["admin", "write", "contributor", "read"] } })),
     })
+}
+
+fn audit_event() -> Value {
+    object(
+        &["id", "at", "kind", "detail"],
+        json!({
+            "id": { "type": "string", "description": "Sorts by time; pass as `before` to page." },
+            "at": time(),
+            "kind": { "enum": crate::audit::kind::ALL },
+            "user_id": { "type": ["string", "null"], "description": "The account the entry concerns." },
+            "actor_user_id": { "type": ["string", "null"], "description": "The person who acted." },
+            "actor_token_id": { "type": ["string", "null"], "description": "The admin API token that acted." },
+            "client_id": nullable_string(), "ip": nullable_string(), "user_agent": nullable_string(),
+            "detail": { "type": ["object", "string"], "description": "Particulars; never a secret." },
+        }),
+    )
 }
 
 #[cfg(test)]

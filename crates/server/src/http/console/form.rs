@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use doorway_core::jose::SigningAlg;
 use doorway_core::model::{Client, ClientKind};
+use doorway_core::oauth::access_token::AccessTokenFormat;
 use doorway_core::oauth::grant::{GrantType, GrantTypes};
 use doorway_core::types::{RedirectPolicy, RedirectUri, RedirectUriError, ScopeSet};
 use doorway_store::AppProfile;
@@ -52,6 +53,8 @@ pub struct Fields {
     pub first_party: bool,
     pub token_minutes: String,
     pub authorized_org: String,
+    /// `opaque` or `jwt`; empty keeps the app's (a new app's: opaque).
+    pub access_token_format: String,
 }
 
 impl Fields {
@@ -63,6 +66,7 @@ impl Fields {
             redirect_policy: "exact".into(),
             refresh_tokens: true,
             id_token_alg: "RS256".into(),
+            access_token_format: AccessTokenFormat::Opaque.as_str().into(),
             ..Fields::default()
         }
     }
@@ -91,6 +95,7 @@ impl Fields {
             first_party: checked("first_party"),
             token_minutes: text("token_minutes"),
             authorized_org: text("authorized_org"),
+            access_token_format: text("access_token_format"),
         }
     }
 
@@ -116,6 +121,7 @@ impl Fields {
             first_party: c.first_party,
             token_minutes: c.access_token_ttl.map(|s| (s / 60).to_string()).unwrap_or_default(),
             authorized_org: c.authorized_org.clone().unwrap_or_default(),
+            access_token_format: c.access_token_format.as_str().into(),
         }
     }
 }
@@ -225,6 +231,14 @@ pub fn check(fields: &Fields, registry: &ScopeRegistry, who: &Submitter<'_>) -> 
         None => false,
     };
     let access_token_ttl = token_minutes(&fields.token_minutes, &mut errors).map(|m| m * 60);
+    let access_token_format = match (fields.access_token_format.trim(), who.existing) {
+        ("", Some(existing)) => existing.access_token_format,
+        ("", None) => AccessTokenFormat::Opaque,
+        (raw, _) => AccessTokenFormat::parse(raw).unwrap_or_else(|| {
+            push(&mut errors, "access_token_format", "Choose opaque or JWT.");
+            AccessTokenFormat::Opaque
+        }),
+    };
     let authorized_org = org_name(&fields.authorized_org, &mut errors);
     // The console's apps sign people in; other grants an operator gave the app are kept.
     let mut grants: Vec<GrantType> = who
@@ -248,7 +262,15 @@ pub fn check(fields: &Fields, registry: &ScopeRegistry, who: &Submitter<'_>) -> 
         grant_types: grants.into_iter().collect(),
         post_logout_redirect_uris,
         backchannel_logout_uri,
-        profile: AppProfile { description, policy_uri, tos_uri, first_party, access_token_ttl, authorized_org },
+        profile: AppProfile {
+            description,
+            policy_uri,
+            tos_uri,
+            first_party,
+            access_token_ttl,
+            authorized_org,
+            access_token_format,
+        },
     };
     (valid, errors)
 }

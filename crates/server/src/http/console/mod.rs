@@ -20,6 +20,7 @@ use doorway_store::{NewClient, SecretReveal};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
+use crate::audit::{Event, Origin, kind};
 use crate::egress::Targets;
 use crate::http::badges::{self, Size, Theme};
 use crate::http::error::PageError;
@@ -216,6 +217,7 @@ pub async fn create(
     State(state): State<AppState>,
     jar: CookieJar,
     Developer(user): Developer,
+    from: Origin,
     PageForm(raw): PageForm<FormMap>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, raw.get("csrf_token").map(String::as_str))?;
@@ -246,6 +248,7 @@ pub async fn create(
     };
     let client = state.store.create_app(new, &valid.profile, now()).await?;
     tracing::info!(client_id = %client.client_id, owner = %user.user.id, "app registered in the console");
+    app_event(&state, &from, kind::APP_CREATED, &user, &client.client_id).await;
     match secret {
         Some(secret) => reveal_then_show(&state, &user, &client.client_id, Purpose::Created, &secret).await,
         None => Ok(see_other(&format!("{}?created=1", app_url(&client.client_id)))),
@@ -410,6 +413,7 @@ pub async fn rotate_secret(
     State(state): State<AppState>,
     jar: CookieJar,
     Developer(user): Developer,
+    from: Origin,
     PagePath(client_id): PagePath<String>,
     PageForm(raw): PageForm<FormMap>,
 ) -> Result<Response, PageError> {
@@ -429,6 +433,7 @@ pub async fn rotate_secret(
         return Err(PageError::not_found());
     }
     tracing::info!(client_id = %client.client_id, grace, "client secret rotated in the console");
+    app_event(&state, &from, kind::APP_SECRET_ROTATED, &user, &client.client_id).await;
     reveal_then_show(&state, &user, &client.client_id, Purpose::Rotated, &secret).await
 }
 
@@ -437,6 +442,7 @@ pub async fn delete(
     State(state): State<AppState>,
     jar: CookieJar,
     Developer(user): Developer,
+    from: Origin,
     PagePath(client_id): PagePath<String>,
     PageForm(raw): PageForm<FormMap>,
 ) -> Result<Response, PageError> {
@@ -445,7 +451,14 @@ pub async fn delete(
         return Err(PageError::not_found());
     }
     tracing::info!(client_id = %client_id, "app deleted in the console");
+    app_event(&state, &from, kind::APP_DELETED, &user, &client_id).await;
     Ok(Redirect::to(&format!("{}?deleted=1", routes::SETTINGS_APPLICATIONS)).into_response())
+}
+
+/// Records what a developer did to their app in the security log.
+async fn app_event(state: &AppState, from: &Origin, what: &'static str, user: &CurrentUser, client_id: &str) {
+    let event = Event::new(what).by_user(&user.user.id).client(client_id);
+    crate::audit::record(state, from, event, now()).await;
 }
 
 fn hosted_page(
@@ -481,6 +494,7 @@ pub async fn provision(
     State(state): State<AppState>,
     jar: CookieJar,
     Developer(user): Developer,
+    from: Origin,
     PageForm(raw): PageForm<FormMap>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, raw.get("csrf_token").map(String::as_str))?;
@@ -513,5 +527,6 @@ pub async fn provision(
     let (new, profile, secret) = hosted::build(app);
     let client = state.store.create_app(new, &profile, now()).await?;
     tracing::info!(client_id = %client.client_id, owner = %user.user.id, "hosted app provisioned in the console");
+    app_event(&state, &from, kind::APP_CREATED, &user, &client.client_id).await;
     reveal_then_show(&state, &user, &client.client_id, Purpose::Created, &secret).await
 }

@@ -11,6 +11,7 @@ use time::format_description::well_known::Rfc3339;
 
 pub mod connected;
 pub mod device;
+pub mod security_log;
 pub mod sessions;
 
 pub use connected::revoke_app;

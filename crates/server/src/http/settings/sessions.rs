@@ -18,8 +18,10 @@ use doorway_core::routes;
 use doorway_store::SESSION_TOUCH_INTERVAL;
 use minijinja::context;
 use serde::Deserialize;
+use serde_json::json;
 
 use super::{Moment, device, page, to_login};
+use crate::audit::{Event, Origin, kind};
 use crate::http::error::PageError;
 use crate::http::form::PageForm;
 use crate::http::session::{MaybeUser, check_csrf, csrf_token, end_session};
@@ -46,6 +48,13 @@ pub async fn record_seen(state: &AppState, session: &Session, last_seen_at: Opti
     if let Err(err) = state.store.touch_session(&session.id_hash, user_agent.as_deref(), ip.as_deref(), now).await {
         tracing::warn!(error = %err, "recording when a session was last seen failed");
     }
+}
+
+/// Records sessions the person ended themselves: `which` is `this`, `one` (another) or
+/// `others` (all but this one).
+pub async fn session_ended(state: &AppState, origin: &Origin, user_id: &str, which: &str, count: usize) {
+    let event = Event::new(kind::SESSION_ENDED).by_user(user_id).detail(json!({ "which": which, "sessions": count }));
+    crate::audit::record(state, origin, event, now()).await;
 }
 
 #[derive(Deserialize)]
@@ -104,18 +113,21 @@ pub async fn end(
     State(state): State<AppState>,
     jar: CookieJar,
     MaybeUser(user): MaybeUser,
+    origin: Origin,
     PageForm(form): PageForm<EndForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, form.csrf_token.as_deref())?;
     let Some(current) = user else { return Ok(to_login()) };
     if form.sid == current.session.sid {
         let jar = end_session(&state, jar).await?;
+        session_ended(&state, &origin, &current.user.id, "this", 1).await;
         return Ok((jar, Redirect::to(routes::LOGIN)).into_response());
     }
     // Looked up among this person's sessions only: another account's sid finds nothing.
     match state.store.find_user_session(&current.user.id, &form.sid, now()).await? {
         Some(session) => {
             crate::http::logout::end_session_everywhere(&state, &session).await?;
+            session_ended(&state, &origin, &current.user.id, "one", 1).await;
             tracing::info!(user_id = %current.user.id, "the user ended one of their sessions");
             Ok(Redirect::to(&format!("{}?ended=one", routes::SETTINGS_SESSIONS)).into_response())
         }
@@ -133,6 +145,7 @@ pub async fn end_others(
     State(state): State<AppState>,
     jar: CookieJar,
     MaybeUser(user): MaybeUser,
+    origin: Origin,
     PageForm(form): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, form.csrf_token.as_deref())?;
@@ -149,5 +162,6 @@ pub async fn end_others(
     )
     .await;
     tracing::info!(user_id = %current.user.id, sessions = sids.len(), "the user signed out everywhere else");
+    session_ended(&state, &origin, &current.user.id, "others", sids.len()).await;
     Ok(Redirect::to(&format!("{}?ended=others", routes::SETTINGS_SESSIONS)).into_response())
 }

@@ -3,6 +3,7 @@
 
 use doorway_core::OAuthError;
 use doorway_core::model::Client;
+use doorway_core::oauth::access_token::AccessTokenFormat;
 use doorway_core::oauth::params::Params;
 use doorway_core::oauth::token::TokenResponse;
 use doorway_core::secrets::{hash_secret, random_token};
@@ -30,6 +31,17 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
         }
     };
     let now = now();
+    if client.access_token_format == AccessTokenFormat::Jwt {
+        // RFC 9068: self-contained, so not stored (see `jwt`): no write on this path.
+        return Ok(TokenResponse {
+            access_token: super::jwt::client_token(state, client, &scope, now)?,
+            token_type: "Bearer",
+            expires_in: client.access_token_ttl_or(state.config.access_token_ttl),
+            scope: scope.to_string(),
+            id_token: None,
+            refresh_token: None,
+        });
+    }
     let access_token = random_token(&state.config.token_prefix);
     let record = NewAccessToken {
         token_hash: hash_secret(&access_token),

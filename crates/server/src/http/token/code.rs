@@ -9,6 +9,7 @@ use doorway_core::oauth::token::{TokenResponse, check_code};
 use doorway_core::secrets::{hash_secret, random_token};
 use doorway_store::{Issue, NewAccessToken, NewRefreshToken, RedeemOutcome};
 
+use super::jwt::PendingAccessToken;
 use super::{GRANT_USER_GONE, IdTokenFacts, REFRESH_PREFIX, id_token};
 use crate::http::error::JsonError;
 use crate::state::{AppState, now};
@@ -17,7 +18,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     let code = params.get("code")?.ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
     let now = now();
     let config = &state.config;
-    let access_token = random_token(&config.token_prefix);
+    let access_token = PendingAccessToken::new(state, client);
     let refresh_token = client.grant_types.allows(GrantType::RefreshToken).then(|| random_token(REFRESH_PREFIX));
     let outcome = state
         .store
@@ -25,7 +26,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
             check_code(record, client, params, now)?;
             Ok(Issue {
                 access: NewAccessToken {
-                    token_hash: hash_secret(&access_token),
+                    token_hash: access_token.token_hash(),
                     client_id: client.client_id.clone(),
                     user_id: Some(record.user_id.clone()),
                     scope: record.scope.clone(),
@@ -58,13 +59,14 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     };
     // The user was read with the redemption; one disabled since the code was issued gets nothing.
     let user = *user.filter(|u| !u.disabled).ok_or_else(|| OAuthError::invalid_grant(GRANT_USER_GONE))?;
+    let access_token = access_token.into_token(state, client, &user.sub, &record.scope, now)?;
     let facts = IdTokenFacts {
         auth_time: record.auth_time,
         nonce: record.nonce.as_deref(),
         access_token: &access_token,
         sid: record.sid.as_deref(),
     };
-    let id_token = id_token(state, client, &user, &record.scope, facts, now)?;
+    let id_token = id_token(state, client, &user, &record.scope, facts, now).await?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

@@ -11,6 +11,7 @@ use doorway_core::secrets::{hash_secret, random_token};
 use doorway_core::{ErrorCode, OAuthError};
 use doorway_store::{Issue, NewAccessToken, NewRefreshToken};
 
+use super::jwt::PendingAccessToken;
 use super::{IdTokenFacts, REFRESH_PREFIX, grant_user, id_token};
 use crate::http::error::JsonError;
 use crate::state::{AppState, now};
@@ -59,11 +60,11 @@ async fn issue(state: &AppState, client: &Client, code: &DeviceCode, now: i64) -
         return Err(OAuthError::server_error().into());
     };
     let user = grant_user(state, user_id).await?;
-    let access_token = random_token(&config.token_prefix);
+    let access_token = PendingAccessToken::new(state, client);
     let refresh_token = client.grant_types.allows(GrantType::RefreshToken).then(|| random_token(REFRESH_PREFIX));
     let tokens = Issue {
         access: NewAccessToken {
-            token_hash: hash_secret(&access_token),
+            token_hash: access_token.token_hash(),
             client_id: client.client_id.clone(),
             user_id: Some(user.id.clone()),
             scope: code.scope.clone(),
@@ -87,9 +88,10 @@ async fn issue(state: &AppState, client: &Client, code: &DeviceCode, now: i64) -
         return Err(OAuthError::invalid_grant("the device code was already used").into());
     }
     tracing::info!(client_id = %client.client_id, user_id = %user.id, "device authorization exchanged");
+    let access_token = access_token.into_token(state, client, &user.sub, &code.scope, now)?;
     // OIDC Core §2: auth_time is when the person signed in to approve; no nonce in this grant.
     let facts = IdTokenFacts { auth_time, nonce: None, access_token: &access_token, sid: None };
-    let id_token = id_token(state, client, &user, &code.scope, facts, now)?;
+    let id_token = id_token(state, client, &user, &code.scope, facts, now).await?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

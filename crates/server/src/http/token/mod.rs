@@ -23,6 +23,7 @@ use crate::state::AppState;
 mod client_credentials;
 mod code;
 pub mod device;
+pub mod jwt;
 mod refresh;
 
 /// Prefix of refresh tokens (access tokens carry the configured prefix).
@@ -82,7 +83,7 @@ pub struct IdTokenFacts<'a> {
 }
 
 /// Signs an ID token for `user` with the app's algorithm, when `scope` has `openid`.
-pub fn id_token(
+pub async fn id_token(
     state: &AppState,
     client: &Client,
     user: &User,
@@ -95,10 +96,13 @@ pub fn id_token(
     }
     let alg = SigningAlg::parse(&client.id_token_alg).unwrap_or(SigningAlg::Rs256);
     let key = state.keys.current().signer(alg).ok_or_else(OAuthError::server_error)?;
+    let orgs = crate::http::orgs::org_claims(state, &user.id, &client.client_id, scope)
+        .await
+        .map_err(|err| crate::http::error::store_error(&err))?;
     let mut claims = id_token::claims(IdTokenInput {
         issuer: &state.config.issuer,
         client_id: &client.client_id,
-        user_claims: user_claims(user, scope, &state.config.issuer, &default_picture(state, &user.sub)),
+        user_claims: user_claims(user, scope, &state.config.issuer, &default_picture(state, &user.sub), &orgs),
         auth_time: facts.auth_time,
         nonce: facts.nonce,
         access_token: Some(facts.access_token),

@@ -6,9 +6,10 @@ use doorway_core::model::Client;
 use doorway_core::oauth::params::Params;
 use doorway_core::oauth::refresh::narrowed_scope;
 use doorway_core::oauth::token::TokenResponse;
-use doorway_core::secrets::{hash_secret, random_token};
+use doorway_core::secrets::hash_secret;
 use doorway_store::{Issue, NewAccessToken, NewRefreshToken, RefreshOutcome};
 
+use super::jwt::PendingAccessToken;
 use super::{IdTokenFacts, REFRESH_PREFIX, grant_user, id_token};
 use crate::http::error::JsonError;
 use crate::state::{AppState, now};
@@ -21,7 +22,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     let config = &state.config;
     // The same for every concurrent refresh of this token, on every node.
     let successor = state.rotation.successor(REFRESH_PREFIX, presented);
-    let access_token = random_token(&config.token_prefix);
+    let access_token = PendingAccessToken::new(state, client);
     let mut granted = None;
     let outcome = state
         .store
@@ -33,7 +34,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
             granted = Some(scope.clone());
             Ok(Issue {
                 access: NewAccessToken {
-                    token_hash: hash_secret(&access_token),
+                    token_hash: access_token.token_hash(),
                     client_id: client.client_id.clone(),
                     user_id: Some(parent.user_id.clone()),
                     scope,
@@ -67,6 +68,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     };
     let scope = granted.ok_or_else(OAuthError::server_error)?;
     let user = grant_user(state, &parent.user_id).await?;
+    let access_token = access_token.into_token(state, client, &user.sub, &scope, now)?;
     // OIDC Core §12.2: same sub, aud and auth_time; a new iat; no nonce.
     let facts = IdTokenFacts {
         auth_time: parent.auth_time,
@@ -74,7 +76,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
         access_token: &access_token,
         sid: parent.sid.as_deref(),
     };
-    let id_token = id_token(state, client, &user, &scope, facts, now)?;
+    let id_token = id_token(state, client, &user, &scope, facts, now).await?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
