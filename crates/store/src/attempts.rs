@@ -101,23 +101,24 @@ impl Store {
     /// A read, for credentials cheap to check (client secrets), whose failures alone are then
     /// reserved.
     pub async fn attempt_lockout(&self, buckets: &[(&str, &str)], now: i64) -> Result<Option<i64>> {
-        let mut longest: Option<i64> = None;
-        for (kind, bucket) in buckets {
-            let until: Option<i64> = on_pool!(self, |pool| {
-                sqlx::query_scalar(
-                    "SELECT locked_until FROM auth_attempts WHERE kind = $1 AND bucket = $2 AND locked_until > $3",
-                )
-                .bind(*kind)
-                .bind(*bucket)
-                .bind(now)
-                .fetch_optional(pool)
-                .await
-            })?;
-            if let Some(until) = until {
-                longest = Some(longest.unwrap_or(0).max(until - now));
-            }
+        if buckets.is_empty() {
+            return Ok(None);
         }
-        Ok(longest)
+        // One query for every bucket: client authentication asks on every token request.
+        let matches: Vec<String> =
+            (0..buckets.len()).map(|i| format!("(kind = ${} AND bucket = ${})", 2 * i + 2, 2 * i + 3)).collect();
+        let sql = format!(
+            "SELECT MAX(locked_until) FROM auth_attempts WHERE locked_until > $1 AND ({})",
+            matches.join(" OR ")
+        );
+        let until: Option<i64> = on_pool!(self, |pool| {
+            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(now);
+            for (kind, bucket) in buckets {
+                query = query.bind(*kind).bind(*bucket);
+            }
+            query.fetch_one(pool).await
+        })?;
+        Ok(until.map(|until| until - now))
     }
 
     /// Forgets a bucket's count (an account after a successful sign-in). Never called during

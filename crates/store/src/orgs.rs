@@ -204,6 +204,21 @@ impl Store {
         Ok(rows.into_iter().map(Org::from).collect())
     }
 
+    /// Changes an organization's display name and avatar (`None`: none, a generated picture).
+    pub async fn update_org_profile(
+        &self,
+        org_id: &str,
+        display_name: Option<&str>,
+        avatar_url: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        let sql = "UPDATE orgs SET display_name = $1, avatar_url = $2, updated_at = $3 WHERE id = $4";
+        let done = execute!(self, |pool| {
+            sqlx::query(sql).bind(display_name).bind(avatar_url).bind(now).bind(org_id).execute(pool).await
+        })?;
+        Ok(done == 1)
+    }
+
     /// Deletes an organization with its memberships, invitations and app grants.
     pub async fn delete_org(&self, id: &str) -> Result<bool> {
         let done = execute!(self, |pool| sqlx::query("DELETE FROM orgs WHERE id = $1").bind(id).execute(pool).await)?;

@@ -26,7 +26,7 @@ pub struct ProvisionArgs {
     /// Lifetime of the access tokens issued to the app, in minutes (at most 43200: 30 days).
     #[arg(long, default_value_t = hosted::DEFAULT_TOKEN_MINUTES)]
     expiration_minutes: i64,
-    /// Only members of this organization may sign in (recorded; not enforced yet).
+    /// Only members of this organization may sign in; others are refused (`access_denied`).
     #[arg(long, value_name = "ORG")]
     authorized_org: Option<String>,
     /// The issuer printed as OPENID_PROVIDER_URL (default: the configured issuer).

@@ -220,6 +220,25 @@ pub async fn submit(
         let message = "This code is wrong, has expired, or was already used. Check the code shown on your device.";
         return enter_page(&state, jar, &current, &user_code, Some(message), StatusCode::BAD_REQUEST);
     };
+    // An app restricted to one organization's members: for anyone else the only answer is no,
+    // given at once, so the device stops polling with access_denied.
+    if !crate::http::orgs::may_sign_in(&state, &client, &current.user.id).await? {
+        let session = &current.session;
+        state
+            .store
+            .decide_device_code(&user_code, false, &current.user.id, session.auth_time, &session.sid, now)
+            .await?;
+        let org = client.authorized_org.as_deref().unwrap_or_default();
+        tracing::info!(client_id = %client.client_id, org, "device sign-in refused: not a member of the app's organization");
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            format!("You cannot sign in to {}", client.name),
+            format!(
+                "{} only admits members of the organization {org}. The device was told that access is denied.",
+                client.name
+            ),
+        ));
+    }
     let approve = match form.decision.as_deref() {
         None => return confirm_page(&state, jar, &current, &client, &code),
         Some("allow") => true,

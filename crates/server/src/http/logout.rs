@@ -63,6 +63,7 @@ pub async fn end_session(
     State(state): State<AppState>,
     jar: CookieJar,
     MaybeUser(user): MaybeUser,
+    origin: crate::audit::Origin,
     request: Request,
 ) -> Result<Response, PageError> {
     let post = request.method() == Method::POST;
@@ -100,6 +101,13 @@ pub async fn end_session(
         return confirmation(&state, jar, &current, &request);
     }
     let jar = session::end_session(&state, jar).await?;
+    let mut event = crate::audit::Event::new(crate::audit::kind::SESSION_ENDED)
+        .by_user(&current.user.id)
+        .detail(serde_json::json!({ "which": "this", "sessions": 1, "at": "end_session_endpoint" }));
+    if let Some(client) = &request.client {
+        event = event.client(&client.client_id);
+    }
+    crate::audit::record(&state, &origin, event, crate::state::now()).await;
     tracing::info!(
         user_id = %current.user.id,
         client_id = request.client.as_ref().map(|c| c.client_id.as_str()),

@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/settings/organizations/{name}/members", post(orgs::manage::change_member))
         .route("/settings/organizations/{name}/invitations/withdraw", post(orgs::manage::withdraw))
         .route("/settings/organizations/{name}/leave", post(orgs::manage::leave))
+        .route("/settings/organizations/{name}/profile", post(orgs::manage::update_profile))
         .route("/avatars/{file}", get(avatar::avatar))
         .route(routes::STATIC_CSS, get(stylesheet))
         .route("/static/brand.css", get(brand::stylesheet))

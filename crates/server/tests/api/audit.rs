@@ -277,3 +277,42 @@ async fn operators_filter_and_page_the_log_through_the_admin_api_with_a_token() 
         assert_eq!(body["error"], "invalid_request", "{bad}");
     }
 }
+
+#[tokio::test]
+async fn a_developer_s_app_created_rotated_and_deleted_is_recorded_without_its_secret() {
+    use crate::console::{csrf, developer, post, register};
+    let app = spawn_app().await;
+    let browser = developer(&app, "alice").await;
+    let alice = app.store.find_user_by_username("alice").await.unwrap().unwrap();
+    let registered = register(&browser, &app, &[]).await;
+    let path = format!("/settings/applications/{}", registered.client_id);
+    let token = csrf(&browser, &app, &path).await;
+    let grace = [("grace".to_owned(), "0".to_owned())];
+    assert_eq!(post(&browser, &app, &format!("{path}/rotate-secret"), &token, &grace).await.status(), 303);
+    assert_eq!(post(&browser, &app, &format!("{path}/delete"), &token, &[]).await.status(), 303);
+    for kind in ["app.created", "app.secret_rotated", "app.deleted"] {
+        let entries = of_kind(&app, kind).await;
+        assert_eq!(entries.len(), 1, "{kind}");
+        assert_eq!(entries[0].client_id.as_deref(), Some(registered.client_id.as_str()), "{kind}");
+        assert_eq!(entries[0].actor_user_id.as_deref(), Some(alice.id.as_str()), "{kind}");
+        assert_eq!(entries[0].user_id.as_deref(), Some(alice.id.as_str()), "{kind}");
+    }
+    let text = format!("{:?}", log(&app).await);
+    assert!(!text.contains(registered.secret.as_deref().unwrap()), "never the secret");
+}
+
+#[tokio::test]
+async fn signing_out_at_the_end_session_endpoint_is_recorded() {
+    let app = spawn_app().await;
+    let alice = app.create_user("alice").await;
+    let browser = Browser::new();
+    browser.login(&app, "alice").await;
+    let csrf = csrf_of(&browser, &app, "/oauth/logout").await;
+    let response = browser.http.post(app.url("/oauth/logout")).form(&[("csrf_token", csrf.as_str())]).send().await;
+    assert!(response.unwrap().status().as_u16() < 400);
+    assert_eq!(browser.get(&app.url("/account")).await.status(), 303, "signed out");
+    let ended = of_kind(&app, "session.ended").await;
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].user_id.as_deref(), Some(alice.id.as_str()));
+    assert_eq!(ended[0].detail["at"], "end_session_endpoint");
+}

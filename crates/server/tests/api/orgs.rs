@@ -220,6 +220,7 @@ async fn only_admins_manage_members_and_non_members_see_nothing() {
         ("/settings/organizations/acme/members", vec![("username", "alice"), ("role", "read"), ("action", "remove")]),
         ("/settings/organizations/acme/members", vec![("username", "bob"), ("role", "admin"), ("action", "role")]),
         ("/settings/organizations/acme/invitations/withdraw", vec![("username", "carol")]),
+        ("/settings/organizations/acme/profile", vec![("display_name", "Taken over"), ("avatar_url", "")]),
     ] {
         let mut form = form;
         form.push(("csrf_token", csrf.as_str()));
@@ -229,6 +230,7 @@ async fn only_admins_manage_members_and_non_members_see_nothing() {
     assert_eq!(app.store.org_role(&org.id, &alice.id).await.unwrap(), Some(OrgRole::Admin));
     assert_eq!(app.store.org_role(&org.id, &bob.id).await.unwrap(), Some(OrgRole::Write));
     assert!(app.store.org_invitations(&org.id).await.unwrap().is_empty());
+    assert_eq!(app.store.find_org(&org.id).await.unwrap().unwrap().title(), "acme Labs");
 
     // A non-member cannot even see the management page; anyone signed out is sent to sign in.
     let (outsider, outsider_csrf) = signed_in(&app, "carol").await;
@@ -359,4 +361,29 @@ async fn the_cli_creates_organizations_and_keeps_their_last_admin() {
     let listed = run(&["orgs", "list", "--json"]);
     let orgs: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(orgs[0]["display_name"], "Acme Labs");
+}
+
+#[tokio::test]
+async fn an_admin_changes_the_display_name_and_avatar_that_apps_see() {
+    let app = spawn_app().await;
+    let alice = app.create_user("alice").await;
+    let org = create_org(&app, "acme", &alice.id).await;
+    let (admin, csrf) = signed_in(&app, "alice").await;
+    let path = "/settings/organizations/acme/profile";
+
+    let refused =
+        post(&admin, &app, path, &[("csrf_token", csrf.as_str()), ("display_name", ""), ("avatar_url", "ftp://x")])
+            .await;
+    assert_eq!(refused.status(), 422);
+    let avatar = "https://img.example/acme.png";
+    let form = [("csrf_token", csrf.as_str()), ("display_name", "Acme Research"), ("avatar_url", avatar)];
+    let saved = post(&admin, &app, path, &form).await;
+    assert_eq!(location(&saved), "/settings/organizations/acme?notice=profile");
+    let stored = app.store.find_org(&org.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.title(), stored.avatar_url.as_deref(), stored.name.as_str()),
+        ("Acme Research", Some(avatar), "acme")
+    );
+    let profile = reqwest::get(app.url("/acme")).await.unwrap().text().await.unwrap();
+    assert!(profile.contains("Acme Research"));
 }

@@ -4,8 +4,9 @@
 //! the choice remembered with the consent and changeable from connected apps; `orgIds`; and
 //! apps restricted to one organization's members.
 
-use doorway_core::model::Org;
-use doorway_core::types::OrgRole;
+use doorway_core::model::{ClientKind, Org};
+use doorway_core::oauth::grant::GrantTypes;
+use doorway_core::types::{OrgRole, RedirectPolicy};
 use doorway_store::{AppProfile, NewClient};
 use serde_json::{Value, json};
 
@@ -168,7 +169,11 @@ async fn without_profile_there_is_neither_a_picker_nor_an_orgs_claim() {
 
 /// An app registered with `authorized_org = acme`.
 async fn restricted_client(app: &TestApp) -> TestClient {
-    let client = app.confidential_client().await;
+    restrict(app, app.confidential_client().await).await
+}
+
+/// Restricts `client` to the members of acme.
+async fn restrict(app: &TestApp, client: TestClient) -> TestClient {
     let stored = app.store.find_client(&client.client_id).await.unwrap().unwrap();
     let profile = AppProfile { authorized_org: Some("acme".into()), ..AppProfile::from(&stored) };
     assert!(app.store.update_app(None, &NewClient::from(&stored), &profile).await.unwrap());
@@ -219,4 +224,37 @@ async fn a_member_who_leaves_is_refused_by_the_restricted_app_even_with_a_rememb
     app.store.remove_org_member(&acme.id, &carol.id).await.unwrap();
     let refused = browser.get(&authorize_url(&app, &client, &[])).await;
     assert_eq!(refused.status(), 403);
+}
+
+#[tokio::test]
+async fn a_device_sign_in_to_a_restricted_app_is_denied_for_non_members() {
+    let (app, _, _, _) = setup().await;
+    let client = app
+        .create_client_with("http://127.0.0.1/callback", ClientKind::Public, RedirectPolicy::Exact, |c| {
+            c.grant_types = GrantTypes::parse("device_code").unwrap();
+        })
+        .await;
+    let client = restrict(&app, client).await;
+    let http = reqwest::Client::new();
+    let form = [("client_id", client.client_id.as_str()), ("scope", "openid profile")];
+    let started: Value = http.post(app.url("/oauth/device")).form(&form).send().await.unwrap().json().await.unwrap();
+
+    let bob = Browser::new();
+    bob.login(&app, "bob").await;
+    let page = bob.get(&app.url("/device")).await.text().await.unwrap();
+    let csrf = input_value(&page, "csrf_token").unwrap();
+    let form = [("csrf_token", csrf.as_str()), ("user_code", started["user_code"].as_str().unwrap())];
+    let refused = bob.http.post(app.url("/device")).form(&form).send().await.unwrap();
+    let page = error_page(refused, 403).await;
+    assert!(page.contains("only admits members of the organization acme"), "{page}");
+
+    let poll = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("device_code", started["device_code"].as_str().unwrap()),
+        ("client_id", client.client_id.as_str()),
+    ];
+    let polled = http.post(app.url("/oauth/token")).form(&poll).send().await.unwrap();
+    assert_eq!(polled.status(), 400);
+    let body: Value = polled.json().await.unwrap();
+    assert_eq!(body["error"], "access_denied");
 }

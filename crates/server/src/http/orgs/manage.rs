@@ -43,6 +43,7 @@ fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "role" => "Role changed.",
         "removed" => "Member removed.",
         "withdrawn" => "Invitation withdrawn.",
+        "profile" => "Profile saved.",
         _ => return None,
     })
 }
@@ -169,7 +170,10 @@ async fn render_manage(
         "orgs_manage.html",
         context! {
             current_user => ser(&current.user),
-            org => context! { name => &org.name, title => org.title(), picture => org_picture(state, org) },
+            org => context! {
+                name => &org.name, title => org.title(), picture => org_picture(state, org),
+                display_name => &org.display_name, avatar_url => &org.avatar_url,
+            },
             my_role => role.as_str(), is_admin => role == OrgRole::Admin,
             roles => OrgRole::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
             members, invitations, notice, error, csrf_token => csrf,
@@ -298,6 +302,40 @@ pub async fn withdraw(
         state.store.delete_org_invitation(&org.id, &invitee.id).await?;
     }
     Ok(back_to(&org, "withdrawn"))
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    csrf_token: Option<String>,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    avatar_url: String,
+}
+
+/// An admin changes the org's display name and avatar (its name, which apps may store, stays).
+pub async fn update_profile(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    MaybeUser(user): MaybeUser,
+    PagePath(name): PagePath<String>,
+    PageForm(form): PageForm<ProfileForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&state, &jar, form.csrf_token.as_deref())?;
+    let Some(current) = user else { return Ok(login_then(routes::SETTINGS_ORGS)) };
+    let (org, role) = membership(&state, &current, &name).await?;
+    require_admin(role)?;
+    let mut errors = Vec::new();
+    let display_name = super::pages::display_name(&form.display_name, &mut errors);
+    let avatar_url = super::pages::avatar_url(&form.avatar_url, &mut errors);
+    if let Some(error) = errors.first() {
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return render_manage(&state, jar, &current, &org, role, None, Some(error), status).await;
+    }
+    state.store.update_org_profile(&org.id, display_name.as_deref(), avatar_url.as_deref(), now()).await?;
+    tracing::info!(target: "audit", event = "org_profile_changed", org_id = %org.id, user_id = %current.user.id,
+        "organization profile changed");
+    Ok(back_to(&org, "profile"))
 }
 
 #[derive(Deserialize)]
