@@ -181,6 +181,7 @@ impl Default for PoolOptions {
 pub struct Store {
     pool: Pool,
     clients: Arc<clients::ClientCache>,
+    org_presence: Arc<orgs::OrgPresence>,
 }
 
 impl Store {
@@ -193,7 +194,7 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
-            Store { pool: Pool::Postgres(pool), clients: Arc::default() }
+            Store { pool: Pool::Postgres(pool), clients: Arc::default(), org_presence: Arc::default() }
         } else {
             // WAL lets readers proceed during a write; NORMAL is durable across application
             // crashes in WAL mode and costs a fraction of FULL's fsyncs.
@@ -206,7 +207,7 @@ impl Store {
                 .busy_timeout(Duration::from_secs(5));
             let writer = SqliteConns::open(connect.clone(), 1, options.acquire_timeout).await?;
             let readers = SqliteConns::open(connect, options.max_connections, options.acquire_timeout).await?;
-            Store { pool: Pool::Sqlite { readers, writer }, clients: Arc::default() }
+            Store { pool: Pool::Sqlite { readers, writer }, clients: Arc::default(), org_presence: Arc::default() }
         };
         store.migrate().await?;
         Ok(store)

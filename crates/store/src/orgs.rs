@@ -9,6 +9,34 @@ use doorway_core::types::{OrgName, OrgRole};
 
 use crate::{Result, Store, StoreError, execute, on_pool, on_writer};
 
+/// How long [`Store::any_org_members`] trusts what it read.
+pub const ORG_PRESENCE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A cached answer to "does any organization have a member?".
+#[derive(Debug, Default)]
+pub(crate) struct OrgPresence {
+    known: std::sync::Mutex<Option<(std::time::Instant, bool)>>,
+}
+
+impl OrgPresence {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(std::time::Instant, bool)>> {
+        self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self) -> Option<bool> {
+        self.lock().filter(|(at, _)| at.elapsed() < ORG_PRESENCE_TTL).map(|(_, any)| any)
+    }
+
+    fn set(&self, any: bool) {
+        *self.lock() = Some((std::time::Instant::now(), any));
+    }
+
+    /// A membership was just added through this store.
+    pub(crate) fn member_added(&self) {
+        self.set(true);
+    }
+}
+
 const ORG_COLUMNS: &str = "o.id, o.sub, o.name, o.display_name, o.avatar_url, o.is_enterprise, o.created_at";
 
 #[derive(sqlx::FromRow)]
@@ -172,6 +200,7 @@ impl Store {
             }
             sqlx::query(member).bind(&new.id).bind(creator_id).bind(now).execute(&mut *tx).await?;
             tx.commit().await?;
+            self.org_presence.member_added();
             Ok(())
         })
     }
@@ -276,6 +305,7 @@ impl Store {
         let added = execute!(self, |pool| {
             sqlx::query(insert).bind(org_id).bind(user_id).bind(role.as_str()).bind(now).execute(pool).await
         })?;
+        self.org_presence.member_added();
         self.delete_org_invitation(org_id, user_id).await?;
         Ok(added == 1)
     }
@@ -347,6 +377,7 @@ impl Store {
             };
             sqlx::query(insert).bind(org_id).bind(user_id).bind(taken).bind(now).execute(&mut *tx).await?;
             tx.commit().await?;
+            self.org_presence.member_added();
             Ok(true)
         })
     }
@@ -402,6 +433,20 @@ impl Store {
             Some(_) => MemberChange::LastAdmin,
             None => MemberChange::NotMember,
         })
+    }
+
+    /// Whether any organization has a member, as of at most [`ORG_PRESENCE_TTL`] ago: an
+    /// installation without organizations (or before the first) skips the `orgs` claim's query
+    /// on every token and userinfo answer. A membership added here is seen at once.
+    pub async fn any_org_members(&self) -> Result<bool> {
+        if let Some(known) = self.org_presence.get() {
+            return Ok(known);
+        }
+        let any: bool = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM org_members)").fetch_one(pool).await
+        })?;
+        self.org_presence.set(any);
+        Ok(any)
     }
 
     /// For the `orgs` claim, in one query: every organization of `user_id`, their role, and

@@ -37,7 +37,7 @@ pub async fn org_claims(
     client_id: &str,
     scopes: &ScopeSet,
 ) -> Result<Vec<OrgClaim>, StoreError> {
-    if !scopes.contains(Scope::PROFILE) {
+    if !scopes.contains(Scope::PROFILE) || !state.store.any_org_members().await? {
         return Ok(Vec::new());
     }
     let rows = state.store.orgs_for_claim(user_id, client_id).await?;
@@ -88,7 +88,7 @@ pub async fn consent_picker(
     scopes: &ScopeSet,
     params: &Params,
 ) -> Result<Vec<PickerOrg>, StoreError> {
-    if !scopes.contains(Scope::PROFILE) {
+    if !scopes.contains(Scope::PROFILE) || !state.store.any_org_members().await? {
         return Ok(Vec::new());
     }
     let rows = state.store.orgs_for_claim(user_id, client_id).await?;
