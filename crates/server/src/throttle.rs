@@ -13,7 +13,10 @@
 //! every person shares one address bucket there (see docs/operators.md): raise
 //! `--login-ip-multiplier` accordingly. Doorway has no trusted-proxy setting yet.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -125,6 +128,7 @@ pub async fn refund(store: &Store, buckets: &[Bucket]) {
 /// is checked first and only failures are reserved). The failure that spends a bucket's
 /// allowance starts the lockout, so the next attempt is refused unchecked.
 pub async fn record_failure(store: &Store, buckets: &[Bucket], now: i64) -> Result<Option<Locked>, StoreError> {
+    forget_clear(buckets);
     let after: Vec<Bucket> = buckets
         .iter()
         .map(|b| Bucket {
@@ -136,13 +140,58 @@ pub async fn record_failure(store: &Store, buckets: &[Bucket], now: i64) -> Resu
 }
 
 /// The lockout running on any of `buckets`, checked before a cheap credential is.
+///
+/// "No lockout" is remembered per process for [`CLEAR_TTL`]: client authentication asks on
+/// every token, introspection and revocation request, and the answer is almost always no. A
+/// failure counted here forgets it at once, so on this node a lockout is honoured from the
+/// failure that starts it; a lockout started on another node is honoured here within
+/// [`CLEAR_TTL`] (each wrong secret sent here in that time is still counted, and refused once
+/// the count is seen).
 pub async fn lockout(store: &Store, buckets: &[Bucket], now: i64) -> Result<Option<Locked>, StoreError> {
+    if buckets.is_empty() {
+        return Ok(None);
+    }
+    let cache_key = cache_key(buckets);
+    if clear_cache()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&cache_key)
+        .is_some_and(|at| at.elapsed() < CLEAR_TTL)
+    {
+        return Ok(None);
+    }
     let keys: Vec<(&str, &str)> = buckets.iter().map(|b| (b.kind, b.key.as_str())).collect();
-    Ok(store.attempt_lockout(&keys, now).await?.map(|retry_after| Locked {
+    let locked = store.attempt_lockout(&keys, now).await?.map(|retry_after| Locked {
         retry_after,
         kind: buckets.first().map_or(CLIENT_IP, |b| b.kind),
         started: false,
-    }))
+    });
+    if locked.is_none() {
+        let mut cache = clear_cache().lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= CLEAR_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(cache_key, Instant::now());
+    }
+    Ok(locked)
+}
+
+/// How long a "no lockout" answer is trusted on this node.
+pub const CLEAR_TTL: Duration = Duration::from_secs(1);
+const CLEAR_CACHE_MAX: usize = 10_000;
+
+fn clear_cache() -> &'static Mutex<HashMap<String, Instant>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
+    CACHE.get_or_init(Mutex::default)
+}
+
+fn cache_key(buckets: &[Bucket]) -> String {
+    buckets.iter().map(|b| format!("{}\u{1f}{}", b.kind, b.key)).collect::<Vec<_>>().join("\u{1e}")
+}
+
+/// Forgets a remembered "no lockout" for `buckets` (a failure was just counted).
+fn forget_clear(buckets: &[Bucket]) {
+    clear_cache().lock().unwrap_or_else(PoisonError::into_inner).remove(&cache_key(buckets));
 }
 
 /// The buckets of a password attempt at `username` from `ip`: the address first.

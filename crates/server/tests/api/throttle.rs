@@ -241,6 +241,26 @@ async fn wrong_client_secrets_lock_the_app_out_of_the_token_endpoint_for_a_while
 }
 
 #[tokio::test]
+async fn a_client_lockout_started_elsewhere_is_honoured_within_a_second() {
+    let app = spawn_app_with(limits(3, 600, 300, 10)).await;
+    let client = app.confidential_client().await;
+    let secret = client.secret.clone().unwrap();
+    // Authenticated (the app may not use this grant: 400, not 401 or 429); "no lockout" remembered.
+    let first = client_credentials(&app, &client.client_id, &secret).await.status();
+    assert!(first != 401 && first != 429, "{first}");
+    // Another node counts three wrong secrets from this address into the shared table.
+    let config = app.state.config.clone();
+    let buckets = doorway_server::throttle::client_buckets(&config, &client.client_id, Some([127, 0, 0, 1].into()));
+    let now = doorway_server::state::now();
+    for _ in 0..3 {
+        doorway_server::throttle::record_failure(&app.store, &buckets, now).await.unwrap();
+    }
+    tokio::time::sleep(doorway_server::throttle::CLEAR_TTL + std::time::Duration::from_millis(100)).await;
+    let refused = client_credentials(&app, &client.client_id, &secret).await;
+    assert_eq!(refused.status(), 429, "the shared lockout is seen once the remembered answer expires");
+}
+
+#[tokio::test]
 async fn two_nodes_share_the_count_so_fifty_guesses_across_them_get_the_limit_through() {
     use crate::nodes::{Cluster, browser};
     let Some(cluster) = Cluster::start("throttle", &["--login-max-attempts", "5"]).await else { return };
