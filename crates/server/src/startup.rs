@@ -82,10 +82,7 @@ impl Application {
         let algorithms = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
         let discovery = serde_json::to_string(&ProviderMetadata::new(&config.issuer, scopes.names(), algorithms))?;
         let demo = if config.demo { Some(crate::http::demo::prepare(&store, &config).await?) } else { None };
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let http = crate::state::OutboundHttp::default();
         let state = AppState::new(Inner {
             ui: Ui::new(&config)?,
             passwords: Passwords::new()?,

@@ -22,7 +22,7 @@ pub struct Inner {
     /// Keys the stored handles of JWT access tokens of users' grants; the same on every node.
     pub access_token_handles: doorway_core::oauth::access_token::HandleKey,
     /// Outbound HTTP (back-channel logout deliveries, the demo's calls).
-    pub http: reqwest::Client,
+    pub http: OutboundHttp,
     pub passwords: Passwords,
     pub ui: Ui,
     pub scopes: ScopeRegistry,
@@ -101,6 +101,25 @@ impl ScopeRegistry {
     /// each with its sentence. Used by the consent and device pages alike.
     pub fn for_display(&self, scopes: &ScopeSet) -> Vec<ScopeDef> {
         self.entries.iter().filter(|e| scopes.contains(&e.name)).cloned().collect()
+    }
+}
+
+/// Outbound HTTP to operators' own apps (back-channel logout), built on first use: building a
+/// client loads the system's root certificates (~150 files, tens of milliseconds), which a node
+/// that never calls out should not pay at start-up.
+#[derive(Default)]
+pub struct OutboundHttp(std::sync::OnceLock<reqwest::Client>);
+
+impl OutboundHttp {
+    pub fn client(&self) -> reqwest::Result<reqwest::Client> {
+        if let Some(client) = self.0.get() {
+            return Ok(client.clone());
+        }
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(self.0.get_or_init(|| client).clone())
     }
 }
 

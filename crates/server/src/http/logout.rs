@@ -427,7 +427,9 @@ async fn outbound(state: &AppState, delivery: &LogoutDelivery) -> Result<reqwest
         Err(err) => return Err(Failure::Retry(format!("database error: {err}"))),
     };
     match Targets::of_app(&state.store, &client).await {
-        Ok(Targets::Any) => Ok(state.http.clone()),
+        Ok(Targets::Any) => {
+            state.http.client().map_err(|err| Failure::Retry(format!("no outbound HTTP client: {err}")))
+        }
         Ok(Targets::PublicOnly) => {
             if let Err(why) = egress::check_public_url(&delivery.uri) {
                 return Err(Failure::Refused(format!(
