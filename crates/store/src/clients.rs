@@ -197,37 +197,9 @@ pub(crate) fn kind_str(kind: ClientKind) -> &'static str {
 }
 
 impl Store {
+    /// Registers an app with the default profile (see [`Store::create_app`]).
     pub async fn create_client(&self, client: NewClient, now: i64) -> Result<Client> {
-        let uris = uris_json(&client.redirect_uris)?;
-        let logout_uris = uris_json(&client.post_logout_redirect_uris)?;
-        let sql = "INSERT INTO clients (client_id, secret_hash, kind, name, homepage_url, logo_uri, redirect_uris, \
-                   redirect_policy, scopes, require_pkce, id_token_alg, owner_id, created_at, grant_types, \
-                   post_logout_redirect_uris, backchannel_logout_uri) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
-        execute!(self, |pool| {
-            sqlx::query(sql)
-                .bind(&client.client_id)
-                .bind(&client.secret_hash)
-                .bind(kind_str(client.kind))
-                .bind(&client.name)
-                .bind(&client.homepage_url)
-                .bind(&client.logo_uri)
-                .bind(&uris)
-                .bind(client.redirect_policy.as_str())
-                .bind(client.scopes.to_string())
-                .bind(client.require_pkce)
-                .bind(&client.id_token_alg)
-                .bind(&client.owner_id)
-                .bind(now)
-                .bind(client.grant_types.to_string())
-                .bind(&logout_uris)
-                .bind(&client.backchannel_logout_uri)
-                .execute(pool)
-                .await
-        })?;
-        self.find_client(&client.client_id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("client vanished after insert".into()))
+        self.create_app(client, &crate::AppProfile::default(), now).await
     }
 
     /// Writes an app's settings (everything but its id, kind, owner and secret).
