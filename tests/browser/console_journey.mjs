@@ -11,44 +11,16 @@
 // Usage (tests/e2e.sh does this):
 //   node console_journey.mjs --issuer http://127.0.0.1:PORT --username erin --password PW [--out DIR]
 
-import { parseArgs } from "node:util";
 import { createServer } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { chromium } from "playwright-core";
+import { STEP_TIMEOUT, eq, failures, testArgs, watchdog as startWatchdog } from "./harness.mjs";
 
-const { values: args } = parseArgs({
-  options: {
-    issuer: { type: "string" },
-    username: { type: "string" },
-    password: { type: "string" },
-    out: { type: "string" },
-    chromium: { type: "string", default: process.env.CHROMIUM || "/usr/bin/chromium" },
-  },
-});
-for (const k of ["issuer", "username", "password"]) {
-  if (!args[k]) {
-    console.error(`missing --${k}`);
-    process.exit(2);
-  }
-}
-
-const STEP_TIMEOUT = 15000;
-const watchdog = setTimeout(() => {
-  console.log("FAIL: browser test did not finish within 150 s");
-  process.exit(1);
-}, 150000);
-
-const failures = [];
-function eq(what, got, want) {
-  if (got === want) console.log(`  ok   ${what} == ${JSON.stringify(want)}`);
-  else {
-    failures.push(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
-    console.log(`  FAIL ${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
-  }
-}
+const args = testArgs();
+const watchdog = startWatchdog(150);
 function must(what, cond) {
   eq(what, Boolean(cond), true);
   if (!cond) throw new Error(`cannot go on: ${what}`);

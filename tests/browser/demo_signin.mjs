@@ -9,44 +9,14 @@
 // Usage (tests/e2e.sh does this):
 //   node demo_signin.mjs --issuer http://127.0.0.1:PORT --username alice --password PW [--name "Alice A"] [--out DIR]
 
-import { parseArgs } from "node:util";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { STEP_TIMEOUT, eq, failures, testArgs, watchdog as startWatchdog } from "./harness.mjs";
 
-const { values: args } = parseArgs({
-  options: {
-    issuer: { type: "string" },
-    username: { type: "string" },
-    password: { type: "string" },
-    name: { type: "string" },
-    out: { type: "string" },
-    chromium: { type: "string", default: process.env.CHROMIUM || "/usr/bin/chromium" },
-  },
-});
-for (const k of ["issuer", "username", "password"]) {
-  if (!args[k]) {
-    console.error(`missing --${k}`);
-    process.exit(2);
-  }
-}
-
-const STEP_TIMEOUT = 15000;
-// Whole-test watchdog: never hang the suite.
-const watchdog = setTimeout(() => {
-  console.log("FAIL: browser test did not finish within 120 s");
-  process.exit(1);
-}, 120000);
-
-const failures = [];
-function eq(what, got, want) {
-  if (got === want) console.log(`  ok   ${what} == ${JSON.stringify(want)}`);
-  else {
-    failures.push(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
-    console.log(`  FAIL ${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
-  }
-}
+const args = testArgs({ name: { type: "string" } });
+const watchdog = startWatchdog(120);
 
 const outDir = args.out || mkdtempSync(join(tmpdir(), "doorway-e2e-shots-"));
 const profileDir = mkdtempSync(join(tmpdir(), "doorway-e2e-chromium-"));
