@@ -68,7 +68,7 @@ fn after_login(interaction: Option<&str>, next: Option<&str>) -> String {
 }
 
 /// A `next` that passed the allow-list; anything else is dropped (never an open redirect).
-fn allowed_next(raw: Option<&String>) -> Option<&str> {
+pub(crate) fn allowed_next(raw: Option<&String>) -> Option<&str> {
     raw.and_then(|next| crate::http::device::safe_next(next).or_else(|| settings_path(next)))
 }
 
@@ -176,16 +176,32 @@ pub async fn login(
     };
     // Only failures count against the account and the address.
     throttle::refund(&state.store, &buckets).await;
-    let jar = start_session(&state, jar, &user.id).await?;
-    let mut detail = json!({});
+    finish_sign_in(&state, jar, &origin, &user.id, interaction, next, "password").await
+}
+
+/// The end of every successful sign-in, whatever proved it (`method`: "password", "totp",
+/// "recovery_code", "passkey"): a fresh session, the parked request marked as signed in, the
+/// audit entry, and the redirect back. `next` must already have passed [`allowed_next`].
+pub(crate) async fn finish_sign_in(
+    state: &AppState,
+    jar: CookieJar,
+    origin: &Origin,
+    user_id: &str,
+    interaction: Option<&str>,
+    next: Option<&str>,
+    method: &'static str,
+) -> Result<Response, PageError> {
+    let now = now();
+    let jar = start_session(state, jar, user_id).await?;
+    let mut detail = json!({ "method": method });
     if let Some(id) = interaction {
         if let Some(found) = state.store.find_interaction(id, now).await? {
-            detail = json!({ "client_id": found.client_id });
+            detail["client_id"] = json!(found.client_id);
         }
-        state.store.mark_interaction_login(id, &user.id, now).await?;
+        state.store.mark_interaction_login(id, user_id, now).await?;
     }
-    audit::record(&state, &origin, Event::new(kind::SIGN_IN_SUCCEEDED).by_user(&user.id).detail(detail), now).await;
-    tracing::info!(user_id = %user.id, "signed in");
+    audit::record(state, origin, Event::new(kind::SIGN_IN_SUCCEEDED).by_user(user_id).detail(detail), now).await;
+    tracing::info!(user_id = %user_id, method, "signed in");
     crate::metrics::sign_in(true);
     Ok((jar, Redirect::to(&after_login(interaction, next))).into_response())
 }
