@@ -5,7 +5,7 @@
 #   tests/e2e.sh [path/to/doorway] [test-name ...]
 #
 # The binary defaults to target/debug/doorway. Tests: hf_python_oauth, hf_js_oauth,
-# hf_device_login, browser_demo, browser_console (all by default). Each test gets a fresh Doorway on a free loopback port with a
+# hf_device_login, browser_demo, browser_console, browser_passkeys (all by default). Each test gets a fresh Doorway on a free loopback port with a
 # fresh --data-dir, its own user and app created with the CLI; the server is killed afterwards.
 # Prints one PASS/FAIL line per test and finally "N passed, N failed"; exits 1 if any failed.
 #
@@ -22,7 +22,7 @@ case "$BIN" in
   /*) ;;
   *) if [ -x "$PWD/$BIN" ]; then BIN="$PWD/$BIN"; else BIN="$ROOT/$BIN"; fi ;;
 esac
-ALL_TESTS=(hf_python_oauth hf_js_oauth hf_device_login browser_demo browser_console)
+ALL_TESTS=(hf_python_oauth hf_js_oauth hf_device_login browser_demo browser_console browser_passkeys)
 TESTS=("$@")
 [ ${#TESTS[@]} -gt 0 ] || TESTS=("${ALL_TESTS[@]}")
 
@@ -195,6 +195,25 @@ test_browser_console() {
   mkdir -p "$SHOTS/browser_console"
   timeout -k 5 "$TEST_TIMEOUT" node "$ROOT/tests/browser/console_journey.mjs" --issuer "$ISSUER" \
     --username "erin$RANDOM" --password "$PASSWORD" --out "$SHOTS/browser_console"
+}
+
+test_browser_passkeys() {
+  set -e
+  new_instance browser_passkeys
+  # WebAuthn forbids IP addresses as RP IDs: this server's issuer is a domain name.
+  ISSUER="http://localhost:$PORT"
+  start_doorway
+  local app_port app client_id client_secret
+  app_port="$(free_port)"
+  app="$(dw apps create --name "Passkey App" --redirect-uri "http://127.0.0.1:$app_port/callback" \
+    --scopes "openid profile" --json)"
+  echo "app: $app"
+  client_id="$(json_field client_id <<<"$app")"
+  client_secret="$(json_field client_secret <<<"$app")"
+  mkdir -p "$SHOTS/browser_passkeys"
+  timeout -k 5 "$TEST_TIMEOUT" node "$ROOT/tests/browser/passkeys.mjs" --issuer "$ISSUER" \
+    --username "pat$RANDOM" --password "$PASSWORD" --client-id "$client_id" --client-secret "$client_secret" \
+    --app-port "$app_port" --doorway "$BIN" --data-dir "$DATA" --out "$SHOTS/browser_passkeys"
 }
 
 # ---------------------------------------------------------------------------------------

@@ -20,6 +20,13 @@ pub const SIGNUP: &str = "/signup";
 pub const LOGOUT: &str = "/logout";
 pub const ACCOUNT: &str = "/account";
 pub const ACCOUNT_PASSWORD: &str = "/account/password";
+/// Email: the account's address (change it, resend the verification), the link that verifies
+/// an address, and the password reset ("Forgot password?" and the mailed link).
+pub const ACCOUNT_EMAIL: &str = "/account/email";
+pub const ACCOUNT_EMAIL_RESEND: &str = "/account/email/resend";
+pub const EMAIL_VERIFY: &str = "/account/verify-email";
+pub const PASSWORD_FORGOT: &str = "/login/forgot-password";
+pub const PASSWORD_RESET: &str = "/login/reset-password";
 pub const AVATARS: &str = "/avatars";
 pub const STATIC_CSS: &str = "/static/doorway.css";
 pub const STATIC_FORM_POST_JS: &str = "/static/form_post.js";

@@ -29,6 +29,30 @@ pub mod kind {
     /// A write through the admin API (method, path, status).
     pub const ADMIN_WRITE: &str = "admin.write";
     pub const SESSION_ENDED: &str = "session.ended";
+    /// A link to verify an address was mailed (detail: reason sign_up, change or resend).
+    pub const EMAIL_VERIFICATION_SENT: &str = "email.verification_sent";
+    pub const EMAIL_VERIFIED: &str = "email.verified";
+    /// A verified link replaced the account's address with a new one.
+    pub const EMAIL_CHANGED: &str = "email.changed";
+    /// A password-reset link was mailed.
+    pub const PASSWORD_RESET_REQUESTED: &str = "password.reset_requested";
+    /// A password was set through a reset link: tokens revoked, sessions ended.
+    pub const PASSWORD_RESET_COMPLETED: &str = "password.reset_completed";
+    pub const TWO_FACTOR_ENABLED: &str = "two_factor.enabled";
+    pub const TWO_FACTOR_DISABLED: &str = "two_factor.disabled";
+    pub const RECOVERY_CODES_REGENERATED: &str = "two_factor.recovery_codes_regenerated";
+    pub const RECOVERY_CODE_USED: &str = "two_factor.recovery_code_used";
+    /// A wrong TOTP or recovery code at sign-in (or when re-authenticating).
+    pub const SECOND_FACTOR_FAILED: &str = "two_factor.failed";
+    /// Too many wrong codes: the sign-in attempt ended and the password is asked again.
+    pub const SECOND_FACTOR_ENDED: &str = "two_factor.attempt_ended";
+    /// An operator removed the second factor (`doorway users reset-two-factor`).
+    pub const TWO_FACTOR_RESET: &str = "two_factor.reset";
+    pub const PASSKEY_ADDED: &str = "passkey.added";
+    pub const PASSKEY_REMOVED: &str = "passkey.removed";
+    pub const PASSKEY_RENAMED: &str = "passkey.renamed";
+    /// A passkey assertion was refused (unknown credential, bad signature, disabled account).
+    pub const PASSKEY_SIGN_IN_FAILED: &str = "passkey.sign_in_failed";
 
     /// Every kind, for the admin API's filter and the security-log page.
     pub const ALL: &[&str] = &[
@@ -45,6 +69,22 @@ pub mod kind {
         CLIENT_AUTH_LOCKED,
         ADMIN_WRITE,
         SESSION_ENDED,
+        EMAIL_VERIFICATION_SENT,
+        EMAIL_VERIFIED,
+        EMAIL_CHANGED,
+        PASSWORD_RESET_REQUESTED,
+        PASSWORD_RESET_COMPLETED,
+        TWO_FACTOR_ENABLED,
+        TWO_FACTOR_DISABLED,
+        RECOVERY_CODES_REGENERATED,
+        RECOVERY_CODE_USED,
+        SECOND_FACTOR_FAILED,
+        SECOND_FACTOR_ENDED,
+        TWO_FACTOR_RESET,
+        PASSKEY_ADDED,
+        PASSKEY_REMOVED,
+        PASSKEY_RENAMED,
+        PASSKEY_SIGN_IN_FAILED,
     ];
 
     /// What a person reads in their security log.
@@ -63,6 +103,22 @@ pub mod kind {
             CLIENT_AUTH_LOCKED => "App authentication paused after too many failures",
             ADMIN_WRITE => "Changed by an administrator",
             SESSION_ENDED => "Session ended",
+            EMAIL_VERIFICATION_SENT => "Verification email sent",
+            EMAIL_VERIFIED => "Email address verified",
+            EMAIL_CHANGED => "Email address changed",
+            PASSWORD_RESET_REQUESTED => "Password reset requested by email",
+            PASSWORD_RESET_COMPLETED => "Password reset through an emailed link",
+            TWO_FACTOR_ENABLED => "Two-factor authentication turned on",
+            TWO_FACTOR_DISABLED => "Two-factor authentication turned off",
+            RECOVERY_CODES_REGENERATED => "New recovery codes generated",
+            RECOVERY_CODE_USED => "Signed in with a recovery code",
+            SECOND_FACTOR_FAILED => "Wrong two-factor code",
+            SECOND_FACTOR_ENDED => "Sign-in ended after too many wrong two-factor codes",
+            TWO_FACTOR_RESET => "Two-factor authentication reset by an operator",
+            PASSKEY_ADDED => "Passkey added",
+            PASSKEY_REMOVED => "Passkey removed",
+            PASSKEY_RENAMED => "Passkey renamed",
+            PASSKEY_SIGN_IN_FAILED => "Failed sign-in with a passkey",
             _ => "Security event",
         }
     }
@@ -156,7 +212,7 @@ impl Event {
 
 /// A time-ordered id: microseconds, then randomness, as hex (sorts like the time, and two
 /// events of one microsecond on two nodes still differ).
-fn event_id() -> String {
+pub(crate) fn event_id() -> String {
     let micros = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000;
     let random = doorway_core::secrets::random_bytes::<6>();
     let random: String = random.iter().map(|b| format!("{b:02x}")).collect();

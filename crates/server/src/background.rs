@@ -15,7 +15,7 @@ use crate::state::{AppState, now};
 pub const KEY_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the metrics recorder drains histogram samples (bounded memory without scrapes).
 const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
-/// How often the logout outbox is polled.
+/// How often the logout and email outboxes are polled.
 const OUTBOX_INTERVAL: Duration = Duration::from_secs(1);
 /// How often expired codes, tokens, sessions and device codes are deleted.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
@@ -65,6 +65,17 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             crate::metrics::upkeep();
         }
     });
+    let email = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(OUTBOX_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                crate::email::deliver_due(&state).await;
+            }
+        })
+    };
     let outbox = tokio::spawn(async move {
         let mut tick = tokio::time::interval(OUTBOX_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -73,5 +84,5 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             crate::http::logout::deliver_due(&state).await;
         }
     });
-    vec![keys, purge, metrics, outbox]
+    vec![keys, purge, metrics, outbox, email]
 }

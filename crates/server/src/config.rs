@@ -99,6 +99,20 @@ pub struct ServeArgs {
     /// Security-log entries older than this are purged.
     #[arg(long, env = "DOORWAY_AUDIT_RETENTION", value_name = "DURATION")]
     pub audit_retention: Option<String>,
+    /// Reverse proxies (addresses or CIDR ranges, repeatable or comma-separated) whose
+    /// X-Forwarded-For is believed: the client address is the right-most one not among them.
+    /// Unset: the TCP peer is the client and X-Forwarded-For is ignored.
+    #[arg(long = "trusted-proxy", env = "DOORWAY_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDR")]
+    pub trusted_proxies: Vec<String>,
+    /// The SMTP server that sends email (verification and password-reset links), in lettre's
+    /// URL syntax: smtp://host:25, smtp://host:587?tls=required, smtps://user:pass@host:465.
+    /// Unset: messages are written to the log (target "email") instead of being sent.
+    #[arg(long, env = "DOORWAY_SMTP_URL", value_name = "URL")]
+    pub smtp_url: Option<String>,
+    /// The sender of Doorway's email, e.g. "Example <no-reply@example.com>" (default:
+    /// "<platform name> <no-reply@issuer host>").
+    #[arg(long, env = "DOORWAY_SMTP_FROM", value_name = "MAILBOX")]
+    pub smtp_from: Option<String>,
     /// Log as JSON lines.
     #[arg(long, env = "DOORWAY_LOG_JSON")]
     pub log_json: bool,
@@ -160,6 +174,9 @@ struct FileConfig {
     login_lockout: Option<String>,
     login_ip_multiplier: Option<u32>,
     audit_retention: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    smtp_url: Option<String>,
+    smtp_from: Option<String>,
     log_json: Option<bool>,
     #[serde(default)]
     scopes: Vec<ScopeDef>,
@@ -205,8 +222,34 @@ pub struct Config {
     pub login_ip_multiplier: i64,
     /// Seconds the security log is kept.
     pub audit_retention: i64,
+    /// Proxies whose X-Forwarded-For names the client (see `throttle::client_ip`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Where email is sent (`None`: to the log); it may hold a password, so it is redacted.
+    pub smtp_url: Option<SmtpUrl>,
+    /// The sender mailbox; `None`: built from the platform name and the issuer's host.
+    pub smtp_from: Option<String>,
     pub log_json: bool,
     pub demo: bool,
+}
+
+/// An SMTP URL, which may hold a user name and password: `Debug` never shows it.
+#[derive(Clone)]
+pub struct SmtpUrl(String);
+
+impl SmtpUrl {
+    pub fn new(url: &str) -> Self {
+        Self(url.trim().to_owned())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SmtpUrl(<redacted>)")
+    }
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -264,6 +307,20 @@ pub fn parse_color(raw: Option<&str>) -> anyhow::Result<String> {
         bail!("the accent colour '{raw}' must look like #2f5bea or #25e");
     }
     Ok(raw.to_ascii_lowercase())
+}
+
+/// Trusted proxies: `10.0.0.0/8`, `::1`, `192.0.2.7` (a bare address is a one-address range).
+pub fn parse_proxies(raw: Vec<String>) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    raw.iter()
+        .map(|entry| entry.trim())
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| anyhow::anyhow!("trusted proxy '{entry}' is not an address or CIDR range"))
+        })
+        .collect()
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -340,6 +397,18 @@ impl Config {
                 n => i64::from(n),
             },
             audit_retention: duration(&serve.audit_retention, file.audit_retention, 90 * 86_400)?,
+            trusted_proxies: parse_proxies(if serve.trusted_proxies.is_empty() {
+                file.trusted_proxies.unwrap_or_default()
+            } else {
+                serve.trusted_proxies.clone()
+            })?,
+            smtp_url: serve
+                .smtp_url
+                .clone()
+                .or(file.smtp_url)
+                .filter(|u| !u.trim().is_empty())
+                .map(|u| SmtpUrl::new(&u)),
+            smtp_from: serve.smtp_from.clone().or(file.smtp_from).filter(|f| !f.trim().is_empty()),
             log_json: serve.log_json || file.log_json.unwrap_or(false),
             demo: serve.demo,
         })

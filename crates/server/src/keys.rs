@@ -48,24 +48,7 @@ impl KeySet {
     /// keys and `iss`. Expiry is deliberately not checked — an expired ID token is still a
     /// valid hint (OIDC Core §3.1.2.1, RP-Initiated Logout §2). Returns the claims.
     pub fn verify_own(&self, token: &str, issuer: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-        let header = jsonwebtoken::decode_header(token).ok()?;
-        // Only ID tokens: a logout token (typ logout+jwt, an `events` claim) is no hint.
-        if header.typ.as_deref().is_some_and(|typ| !typ.eq_ignore_ascii_case("JWT")) {
-            return None;
-        }
-        let (alg, key) = self.verifier(header.kid.as_deref()?)?;
-        // The kid pins the algorithm: no alg confusion (HS256 with a public key, `none`).
-        if header.alg != alg.jwt() {
-            return None;
-        }
-        let mut validation = jsonwebtoken::Validation::new(header.alg);
-        validation.validate_exp = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims.clear();
-        validation.set_issuer(&[issuer]);
-        let claims =
-            jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, key, &validation).ok()?.claims;
-        (!claims.contains_key("events")).then_some(claims)
+        doorway_core::jose::verify_issued(token, issuer, |kid| self.verifier(kid))
     }
 }
 

@@ -5,6 +5,8 @@ pub mod background;
 pub mod cli;
 pub mod config;
 pub mod egress;
+pub mod email;
+pub mod forwarded;
 pub mod http;
 pub mod keys;
 pub mod metrics;
@@ -13,6 +15,7 @@ pub mod startup;
 pub mod state;
 pub mod throttle;
 pub mod ui;
+pub mod webauthn;
 
 /// Installs the process-wide crypto providers (one backend in the whole graph: aws-lc-rs).
 pub fn install_crypto() {

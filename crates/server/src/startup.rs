@@ -86,6 +86,7 @@ impl Application {
         let state = AppState::new(Inner {
             ui: Ui::new(&config)?,
             passwords: Passwords::new()?,
+            mailer: crate::email::Mailer::from_config(&config)?,
             config,
             store,
             keys,

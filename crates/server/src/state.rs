@@ -24,6 +24,8 @@ pub struct Inner {
     /// Outbound HTTP (back-channel logout deliveries, the demo's calls).
     pub http: OutboundHttp,
     pub passwords: Passwords,
+    /// Sends the email outbox (SMTP, or the log without `--smtp-url`).
+    pub mailer: crate::email::Mailer,
     pub ui: Ui,
     pub scopes: ScopeRegistry,
     /// Discovery metadata, serialised once.

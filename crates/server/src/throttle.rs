@@ -9,9 +9,8 @@
 //! no account's attempts; every lockout ends (an attacker can delay a person, never lock them
 //! out for good). Unknown usernames are throttled exactly like real ones.
 //!
-//! The client address is the TCP peer. Behind a reverse proxy that is the proxy's address, so
-//! every person shares one address bucket there (see docs/operators.md): raise
-//! `--login-ip-multiplier` accordingly. Doorway has no trusted-proxy setting yet.
+//! The client address is the TCP peer, or behind proxies named by `--trusted-proxy` the address
+//! they forwarded (see `forwarded`).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -35,6 +34,17 @@ pub const LOGIN_IP: &str = "login_ip";
 pub const CLIENT_APP: &str = "client_app";
 /// Failed client authentications from one address, over all apps.
 pub const CLIENT_IP: &str = "client_ip";
+/// Second-factor (TOTP or recovery code) attempts at an account, keyed by the user id.
+pub const TOTP_ACCOUNT: &str = "totp_account";
+/// Second-factor attempts from one client address, over all accounts.
+pub const TOTP_IP: &str = "totp_ip";
+
+/// Password-reset requests naming one account (the username or address typed, existing or
+/// not), and from one client address: a reset form must not become a way to mail-bomb.
+pub const RESET_ACCOUNT: &str = "reset_account";
+pub const RESET_IP: &str = "reset_ip";
+/// Verification messages a signed-in person asks for (resend, change of address), per user.
+pub const EMAIL_SEND: &str = "email_send";
 
 /// Longest bucket key kept: a username or an app id is shorter; anything longer is invalid
 /// anyway and must not fill the table with megabytes.
@@ -202,6 +212,16 @@ pub fn password_buckets(config: &Config, username: &str, ip: Option<IpAddr>) -> 
     ]
 }
 
+/// The buckets of a second-factor attempt (a TOTP or recovery code) for `user_id` from `ip`:
+/// the address first. Separate from the password buckets, with the same policy: a 6-digit
+/// code has only 10^6 values, so guesses must be bounded per account across challenges.
+pub fn totp_buckets(config: &Config, user_id: &str, ip: Option<IpAddr>) -> Vec<Bucket> {
+    vec![
+        Bucket::new(TOTP_IP, &address_key(ip), address_policy(config)),
+        Bucket::new(TOTP_ACCOUNT, user_id, account_policy(config)),
+    ]
+}
+
 /// The buckets of a client authentication of `client_id` from `ip`: the address first. The
 /// app's bucket is per address, so failures from elsewhere cannot lock a working app out.
 pub fn client_buckets(config: &Config, client_id: &str, ip: Option<IpAddr>) -> Vec<Bucket> {
@@ -225,10 +245,18 @@ pub fn address_key(ip: Option<IpAddr>) -> String {
     }
 }
 
-/// The TCP peer's address, if the server was started with connection info (it always is).
+/// The client's address as [`with_peer`] worked it out (behind trusted proxies, the forwarded
+/// one); else the TCP peer's, if the server was started with connection info (it always is).
 pub fn peer_of(parts: &axum::http::Extensions) -> Option<IpAddr> {
-    parts.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip())
+    match parts.get::<ClientIp>() {
+        Some(ClientIp(ip)) => Some(*ip),
+        None => parts.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip()),
+    }
 }
+
+/// The client address of a request that came through a trusted proxy.
+#[derive(Debug, Clone, Copy)]
+struct ClientIp(IpAddr);
 
 /// The calling address, as an extractor that never rejects.
 #[derive(Debug, Clone, Copy)]
@@ -248,9 +276,19 @@ tokio::task_local! {
     static PEER: Option<IpAddr>;
 }
 
-/// Middleware: makes the request's peer address available to [`current_peer`].
-pub async fn with_peer(request: Request, next: Next) -> Response {
-    let ip = peer_of(request.extensions());
+/// Middleware: works out the client's address (see `forwarded`), records it for [`peer_of`]
+/// and makes it available to [`current_peer`].
+pub async fn with_peer(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let mut ip = peer_of(request.extensions());
+    if let Some(peer) = ip.filter(|_| !state.config.trusted_proxies.is_empty()) {
+        let client = crate::forwarded::client_ip(peer, request.headers(), &state.config.trusted_proxies);
+        request.extensions_mut().insert(ClientIp(client));
+        ip = Some(client);
+    }
     PEER.scope(ip, next.run(request)).await
 }
 

@@ -20,6 +20,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("consent.html", include_str!("../templates/consent.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("account.html", include_str!("../templates/account.html")),
+    ("account_email.html", include_str!("../templates/account_email.html")),
+    ("email_verify.html", include_str!("../templates/email_verify.html")),
+    ("password_forgot.html", include_str!("../templates/password_forgot.html")),
+    ("password_reset.html", include_str!("../templates/password_reset.html")),
     ("profile.html", include_str!("../templates/profile.html")),
     ("logout.html", include_str!("../templates/logout.html")),
     ("end_session.html", include_str!("../templates/end_session.html")),
@@ -37,7 +41,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("settings_nav.html", include_str!("../templates/settings_nav.html")),
     ("settings_connected.html", include_str!("../templates/settings_connected.html")),
     ("settings_sessions.html", include_str!("../templates/settings_sessions.html")),
+    ("settings_passkeys.html", include_str!("../templates/settings_passkeys.html")),
     ("settings_security_log.html", include_str!("../templates/settings_security_log.html")),
+    ("settings_two_factor.html", include_str!("../templates/settings_two_factor.html")),
+    ("login_two_factor.html", include_str!("../templates/login_two_factor.html")),
     ("orgs_new.html", include_str!("../templates/orgs_new.html")),
     ("orgs_profile.html", include_str!("../templates/orgs_profile.html")),
     ("orgs_settings.html", include_str!("../templates/orgs_settings.html")),
@@ -57,6 +64,8 @@ impl Ui {
         env.add_global("platform", config.platform_name.clone());
         env.add_global("issuer", config.issuer.clone());
         env.add_global("demo_enabled", config.demo);
+        // Passkeys need a domain-name issuer (WebAuthn RP ID); on an IP address their UI is hidden.
+        env.add_global("passkeys_enabled", crate::webauthn::available(config));
         // Error pages are rendered where no state is at hand; they use this environment.
         let _ = ERROR_ENV.set(env.clone());
         Ok(Self { env })

@@ -9,6 +9,10 @@ use doorway_core::types::{OrgName, OrgRole};
 
 use crate::{Result, Store, StoreError, execute, on_pool, on_writer};
 
+/// How long an invitation waits for its invitee (14 days): after that it is hidden, cannot be
+/// accepted, and is purged. Inviting the person again starts a new period.
+pub const ORG_INVITATION_TTL: i64 = 14 * 86_400;
+
 /// How long [`Store::any_org_members`] trusts what it read.
 pub const ORG_PRESENCE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -103,6 +107,8 @@ pub struct OrgInvitation {
     pub username: String,
     pub role: OrgRole,
     pub invited_at: i64,
+    /// `invited_at` + [`ORG_INVITATION_TTL`].
+    pub expires_at: i64,
 }
 
 /// What changing or removing a membership did.
@@ -150,6 +156,7 @@ impl TryFrom<InvitationRow> for OrgInvitation {
             user_id: r.user_id,
             username: r.username,
             invited_at: r.invited_at,
+            expires_at: r.invited_at.saturating_add(ORG_INVITATION_TTL),
         })
     }
 }
@@ -310,8 +317,8 @@ impl Store {
         Ok(added == 1)
     }
 
-    /// Invites `user_id` with `role`. Nothing changes for a member; a waiting invitation gets
-    /// the new role.
+    /// Invites `user_id` with `role`. Nothing changes for a member; a waiting (or expired)
+    /// invitation gets the new role and a new validity period.
     pub async fn invite_to_org(
         &self,
         org_id: &str,
@@ -323,9 +330,17 @@ impl Store {
         if self.org_role(org_id, user_id).await?.is_some() {
             return Ok(InviteOutcome::AlreadyMember);
         }
-        let update = "UPDATE org_invitations SET role = $1, invited_by = $2 WHERE org_id = $3 AND user_id = $4";
+        let update = "UPDATE org_invitations SET role = $1, invited_by = $2, created_at = $3 \
+                      WHERE org_id = $4 AND user_id = $5";
         let updated = execute!(self, |pool| {
-            sqlx::query(update).bind(role.as_str()).bind(invited_by).bind(org_id).bind(user_id).execute(pool).await
+            sqlx::query(update)
+                .bind(role.as_str())
+                .bind(invited_by)
+                .bind(now)
+                .bind(org_id)
+                .bind(user_id)
+                .execute(pool)
+                .await
         })?;
         if updated == 1 {
             return Ok(InviteOutcome::AlreadyInvited);
@@ -345,32 +360,49 @@ impl Store {
         Ok(InviteOutcome::Invited)
     }
 
-    /// The invitations waiting for `user_id`.
-    pub async fn user_org_invitations(&self, user_id: &str) -> Result<Vec<OrgInvitation>> {
-        let sql = format!("{INVITATIONS} WHERE i.user_id = $1 ORDER BY o.name_canonical");
-        let rows: Vec<InvitationRow> =
-            on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_all(pool).await)?;
+    /// The invitations waiting for `user_id` that have not expired at `now`.
+    pub async fn user_org_invitations(&self, user_id: &str, now: i64) -> Result<Vec<OrgInvitation>> {
+        let sql = format!("{INVITATIONS} WHERE i.user_id = $1 AND i.created_at > $2 ORDER BY o.name_canonical");
+        let rows: Vec<InvitationRow> = on_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user_id).bind(now - ORG_INVITATION_TTL).fetch_all(pool).await
+        })?;
         rows.into_iter().map(OrgInvitation::try_from).collect()
     }
 
-    /// The invitations an organization sent that wait for an answer.
-    pub async fn org_invitations(&self, org_id: &str) -> Result<Vec<OrgInvitation>> {
-        let sql = format!("{INVITATIONS} WHERE i.org_id = $1 ORDER BY u.username_canonical");
-        let rows: Vec<InvitationRow> =
-            on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(org_id).fetch_all(pool).await)?;
+    /// The invitations an organization sent that wait for an answer and have not expired at `now`.
+    pub async fn org_invitations(&self, org_id: &str, now: i64) -> Result<Vec<OrgInvitation>> {
+        let sql = format!("{INVITATIONS} WHERE i.org_id = $1 AND i.created_at > $2 ORDER BY u.username_canonical");
+        let rows: Vec<InvitationRow> = on_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(org_id).bind(now - ORG_INVITATION_TTL).fetch_all(pool).await
+        })?;
         rows.into_iter().map(OrgInvitation::try_from).collect()
+    }
+
+    /// Whether `user_id` holds an invitation to `org_id` that has expired at `now` (and is not
+    /// purged yet): the answer to an accept that found nothing to accept.
+    pub async fn org_invitation_expired(&self, org_id: &str, user_id: &str, now: i64) -> Result<bool> {
+        let sql = "SELECT COUNT(*) FROM org_invitations WHERE org_id = $1 AND user_id = $2 AND created_at <= $3";
+        let count: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar(sql).bind(org_id).bind(user_id).bind(now - ORG_INVITATION_TTL).fetch_one(pool).await
+        })?;
+        Ok(count > 0)
     }
 
     /// The invitee accepts: the invitation becomes a membership with its role, in one
-    /// transaction. False when there was no invitation.
+    /// transaction. False when there was no invitation, or it had expired.
     pub async fn accept_org_invitation(&self, org_id: &str, user_id: &str, now: i64) -> Result<bool> {
-        let take = "DELETE FROM org_invitations WHERE org_id = $1 AND user_id = $2 RETURNING role";
+        let take = "DELETE FROM org_invitations WHERE org_id = $1 AND user_id = $2 AND created_at > $3 RETURNING role";
         let insert = "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
                       ON CONFLICT (org_id, user_id) DO NOTHING";
         on_writer!(self, |pool| {
             let mut tx = sqlx::Connection::begin(pool).await?;
             let taken: Option<String> =
-                sqlx::query_scalar(take).bind(org_id).bind(user_id).fetch_optional(&mut *tx).await?;
+                sqlx::query_scalar(take)
+                    .bind(org_id)
+                    .bind(user_id)
+                    .bind(now - ORG_INVITATION_TTL)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             let Some(taken) = taken else {
                 tx.rollback().await?;
                 return Ok(false);

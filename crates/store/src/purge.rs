@@ -35,12 +35,22 @@ impl Store {
         let mut other = 0;
         other += run("DELETE FROM interactions WHERE expires_at < $1", now).await?;
         other += run("DELETE FROM device_codes WHERE expires_at < $1", now).await?;
+        other += run("DELETE FROM second_factor_challenges WHERE expires_at < $1", now).await?;
         other += run("DELETE FROM device_code_misses WHERE missed_at < $1", now - 86_400).await?;
         // Attempt counts whose window and lockout are over count nothing any more.
         other += run("DELETE FROM auth_attempts WHERE expires_at <= $1", now).await?;
+        // WebAuthn ceremonies nobody finished (the finish would refuse them anyway).
+        other += run("DELETE FROM passkey_ceremonies WHERE expires_at <= $1", now).await?;
         // Delivered or abandoned logout notifications are kept a week for the CLI's report.
         other += run("DELETE FROM logout_deliveries WHERE status <> 'pending' AND created_at < $1", now - 7 * 86_400)
             .await?;
+        // Email links past their expiry are worthless; sent or abandoned mail is kept a week
+        // for operators (a sent message's body, which held the link, is already blank).
+        other += run("DELETE FROM email_tokens WHERE expires_at < $1", now).await?;
+        other +=
+            run("DELETE FROM email_outbox WHERE status <> 'pending' AND created_at < $1", now - 7 * 86_400).await?;
+        // Organization invitations nobody answered within their validity (14 days).
+        other += run("DELETE FROM org_invitations WHERE created_at <= $1", now - crate::orgs::ORG_INVITATION_TTL).await?;
         other += run(
             "DELETE FROM session_clients WHERE created_at < $1 AND sid NOT IN (SELECT sid FROM sessions WHERE sid IS NOT NULL)",
             now - 86_400,

@@ -110,14 +110,14 @@ async fn an_invitation_makes_a_member_only_when_the_invitee_accepts() {
         );
         assert_eq!(store.org_role(&org.id, &bob.id).await.unwrap(), None, "invited is not a member");
         assert!(store.user_orgs(&bob.id).await.unwrap().is_empty());
-        let waiting = store.user_org_invitations(&bob.id).await.unwrap();
+        let waiting = store.user_org_invitations(&bob.id, 7).await.unwrap();
         assert_eq!((waiting.len(), waiting[0].role, waiting[0].org.id.as_str()), (1, OrgRole::Write, org.id.as_str()));
-        assert_eq!(store.org_invitations(&org.id).await.unwrap()[0].username, "bob");
+        assert_eq!(store.org_invitations(&org.id, 7).await.unwrap()[0].username, "bob");
 
         assert!(store.accept_org_invitation(&org.id, &bob.id, 8).await.unwrap());
         assert!(!store.accept_org_invitation(&org.id, &bob.id, 8).await.unwrap(), "an invitation is used once");
         assert_eq!(store.org_role(&org.id, &bob.id).await.unwrap(), Some(OrgRole::Write));
-        assert!(store.user_org_invitations(&bob.id).await.unwrap().is_empty());
+        assert!(store.user_org_invitations(&bob.id, 7).await.unwrap().is_empty());
         assert_eq!(
             store.invite_to_org(&org.id, &bob.id, OrgRole::Read, &alice.id, 9).await.unwrap(),
             InviteOutcome::AlreadyMember

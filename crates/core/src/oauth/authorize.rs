@@ -299,10 +299,12 @@ pub fn decide(request: &AuthorizationRequest, session: Option<SessionState>, con
     let needs_login = match session {
         None => true,
         Some(s) if s.fresh_login => false,
+        // OIDC Core §3.1.2.1: "max_age=0 is equivalent to prompt=login", even within the
+        // second of the last sign-in (auth_time has one-second resolution).
         Some(s) => {
             request.prompt.login
                 || s.hint_names_other_user
-                || request.max_age.is_some_and(|max| now - s.auth_time > max)
+                || request.max_age.is_some_and(|max| max == 0 || now - s.auth_time > max)
         }
     };
     if needs_login {

@@ -55,6 +55,21 @@ pub enum UsersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Mark a user's current email address verified (`email_verified` true in tokens), e.g.
+    /// on an installation without SMTP.
+    VerifyEmail {
+        username: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Turn off a user's two-factor authentication (TOTP and recovery codes), for a person who
+    /// lost their device and their recovery codes. They sign in with their password alone
+    /// afterwards and can set it up again.
+    ResetTwoFactor {
+        username: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Set a user's password; their tokens are revoked and their sessions end. Without
     /// --password-stdin a random password is generated and printed.
     SetPassword {
@@ -130,6 +145,33 @@ pub async fn run(store: &Store, cmd: UsersCommand) -> anyhow::Result<()> {
             let user = find(store, &username).await?;
             store.set_user_disabled(&user.id, false, now()).await?;
             report(json, &user, "enabled", None)
+        }
+        UsersCommand::VerifyEmail { username, json } => {
+            let user = find(store, &username).await?;
+            store.mark_email_verified(&user.id, now()).await?;
+            report(json, &user, "email verified", None)
+        }
+        UsersCommand::ResetTwoFactor { username, json } => {
+            let user = find(store, &username).await?;
+            let now = now();
+            let removed = store.disable_totp(&user.id).await?;
+            if removed {
+                // The person sees in their security log that an operator did this.
+                let entry = doorway_store::AuditEntry {
+                    id: crate::audit::event_id(),
+                    at: now,
+                    kind: crate::audit::kind::TWO_FACTOR_RESET.to_owned(),
+                    user_id: Some(user.id.clone()),
+                    actor_user_id: None,
+                    actor_token_id: None,
+                    client_id: None,
+                    ip: None,
+                    user_agent: None,
+                    detail: json!({ "by": "cli" }),
+                };
+                store.record_audit(&entry).await?;
+            }
+            report(json, &user, if removed { "two-factor reset" } else { "two-factor was not enabled" }, None)
         }
         UsersCommand::SetPassword { username, password_stdin, json } => {
             let user = find(store, &username).await?;

@@ -3,7 +3,7 @@
 //! A wrong password and an unknown user get the same page, status and timing (argon2 runs
 //! against a dummy hash for unknown users).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -14,6 +14,7 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::http::form::TypedQuery;
 use crate::audit::{self, Event, Origin, kind};
 use crate::http::avatar::default_picture;
 use crate::http::error::PageError;
@@ -42,7 +43,7 @@ pub struct LoginQuery {
 }
 
 /// The app a parked request is for, to name it on the login and sign-up pages.
-async fn app_for(state: &AppState, interaction: Option<&str>) -> Result<Value, PageError> {
+pub(crate) async fn app_for(state: &AppState, interaction: Option<&str>) -> Result<Value, PageError> {
     let Some(id) = interaction else {
         return Ok(Value::from(()));
     };
@@ -93,7 +94,7 @@ pub fn login_then(path: &str) -> Response {
 pub async fn login_page(
     State(state): State<AppState>,
     jar: CookieJar,
-    Query(query): Query<LoginQuery>,
+    TypedQuery(query): TypedQuery<LoginQuery>,
 ) -> Result<Response, PageError> {
     let (jar, csrf) = csrf_token(&state, jar);
     let app = app_for(&state, query.interaction.as_deref()).await?;
@@ -176,6 +177,11 @@ pub async fn login(
     };
     // Only failures count against the account and the address.
     throttle::refund(&state.store, &buckets).await;
+    // Two-factor: the password alone signs nobody in. The sign-in is parked in a challenge
+    // (no session, the interaction not marked) until a TOTP or recovery code is given.
+    if state.store.totp_enabled(&user.id).await? {
+        return crate::http::two_factor::begin(&state, jar, &user.id, interaction, next).await;
+    }
     finish_sign_in(&state, jar, &origin, &user.id, interaction, next, "password").await
 }
 
@@ -227,7 +233,7 @@ async fn login_error(
 pub async fn signup_page(
     State(state): State<AppState>,
     jar: CookieJar,
-    Query(query): Query<LoginQuery>,
+    TypedQuery(query): TypedQuery<LoginQuery>,
 ) -> Result<Response, PageError> {
     let (jar, csrf) = csrf_token(&state, jar);
     let app = app_for(&state, query.interaction.as_deref()).await?;
@@ -256,6 +262,7 @@ pub struct SignupForm {
 pub async fn signup(
     State(state): State<AppState>,
     jar: CookieJar,
+    origin: Origin,
     PageForm(form): PageForm<SignupForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, form.csrf_token.as_deref())?;
@@ -290,6 +297,9 @@ pub async fn signup(
                     state.store.mark_interaction_login(id, &user.id, now()).await?;
                 }
                 tracing::info!(user_id = %user.id, "account created");
+                // The address is unverified (`email_verified` false in tokens) until its link is used.
+                let reason = crate::email::links::VerifyReason::SignUp;
+                crate::email::links::send_verification(&state, &origin, &user, &user.email, reason).await?;
                 return Ok((jar, Redirect::to(&after_login(interaction, next))).into_response());
             }
             Err(StoreError::Conflict(what)) => errors.push(match what {
@@ -357,7 +367,7 @@ pub async fn account_page(
     State(state): State<AppState>,
     jar: CookieJar,
     MaybeUser(user): MaybeUser,
-    Query(query): Query<AccountQuery>,
+    TypedQuery(query): TypedQuery<AccountQuery>,
 ) -> Result<Response, PageError> {
     let Some(current) = user else {
         return Ok(Redirect::to(doorway_core::routes::LOGIN).into_response());

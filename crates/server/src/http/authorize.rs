@@ -348,7 +348,7 @@ pub async fn resume(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     jar: CookieJar,
-    axum::extract::Query(query): axum::extract::Query<InteractionQuery>,
+    crate::http::form::TypedQuery(query): crate::http::form::TypedQuery<InteractionQuery>,
 ) -> Result<Response, PageError> {
     let interaction = load_interaction(&state, &query.interaction).await?;
     let params = Params::new(interaction.params()?);

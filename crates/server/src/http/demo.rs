@@ -4,7 +4,7 @@
 //! website would. It talks to this server through its bound address, never in-process.
 
 use anyhow::Context;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -16,6 +16,7 @@ use doorway_store::{NewClient, NewUser, Store};
 use minijinja::context;
 use serde::Deserialize;
 
+use crate::http::form::TypedQuery;
 use crate::config::Config;
 use crate::http::error::PageError;
 use crate::http::session::MaybeUser;
@@ -161,7 +162,7 @@ pub async fn callback(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     jar: CookieJar,
-    Query(query): Query<CallbackQuery>,
+    TypedQuery(query): TypedQuery<CallbackQuery>,
 ) -> Result<Response, PageError> {
     let current_user = ser(user.map(|u| u.user));
     let demo = demo(&state)?;

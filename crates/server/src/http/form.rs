@@ -30,6 +30,20 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PagePat
     }
 }
 
+/// A typed query string for a page: each field once. A missing, repeated or malformed field
+/// renders the readable 400 page, never axum's plain-text "Failed to deserialize" rejection.
+pub struct TypedQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for TypedQuery<T> {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        serde_urlencoded_like(parts.uri.query().unwrap_or_default().as_bytes()).map(Self).map_err(|_| {
+            PageError::bad_request("This address is not valid: a parameter is missing, repeated or malformed.")
+        })
+    }
+}
+
 /// The query string's parameters.
 pub struct QueryParams(pub Params);
 
@@ -48,6 +62,30 @@ fn is_json(req: &Request) -> bool {
         .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("application/json"))
 }
 
+/// Whether the request declares an HTML form body (`application/x-www-form-urlencoded`).
+fn is_form(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+}
+
+/// A page form's body, refused unless it is form-encoded: JSON, multipart or an undeclared
+/// body is not what Doorway's forms send, and reading it as a form would act on a guess. An
+/// empty body needs no type.
+async fn form_body(req: Request) -> Result<axum::body::Bytes, PageError> {
+    let form = is_form(&req);
+    let bytes = body_bytes(req).await.ok_or_else(|| PageError::bad_request("The form is too large."))?;
+    if !bytes.is_empty() && !form {
+        return Err(PageError::new(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported form",
+            "This form must be sent as application/x-www-form-urlencoded, as the page itself sends it.",
+        ));
+    }
+    Ok(bytes)
+}
+
 async fn body_bytes(req: Request) -> Option<axum::body::Bytes> {
     axum::body::to_bytes(req.into_body(), 64 * 1024).await.ok()
 }
@@ -59,8 +97,7 @@ impl FromRequest<AppState> for FormParams {
     type Rejection = PageError;
 
     async fn from_request(req: Request, _: &AppState) -> Result<Self, Self::Rejection> {
-        let bytes = body_bytes(req).await.ok_or_else(|| PageError::bad_request("The request body is too large."))?;
-        Ok(Self(parse_urlencoded(&bytes)))
+        Ok(Self(parse_urlencoded(&form_body(req).await?)))
     }
 }
 
@@ -101,8 +138,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
     type Rejection = PageError;
 
     async fn from_request(req: Request, _: &AppState) -> Result<Self, Self::Rejection> {
-        let bytes = body_bytes(req).await.ok_or_else(|| PageError::bad_request("The form is too large."))?;
-        serde_urlencoded_like(&bytes).map(Self).map_err(|_| {
+        serde_urlencoded_like(&form_body(req).await?).map(Self).map_err(|_| {
             PageError::bad_request("The form was incomplete or malformed. Go back, reload the page and try again.")
         })
     }

@@ -23,16 +23,20 @@ pub mod demo;
 mod device;
 mod discovery;
 mod docs_page;
+mod email_links;
 pub mod error;
 mod form;
 mod introspect;
 pub mod logout;
 pub mod ops;
 pub(crate) mod orgs;
+mod passkeys;
 mod password;
+mod password_reset;
 mod revoke;
 mod session;
 mod settings;
+mod two_factor;
 pub mod token;
 mod userinfo;
 
@@ -69,13 +73,32 @@ pub fn router(state: AppState) -> Router {
         .route(routes::END_SESSION, get(logout::end_session).post(logout::end_session))
         .route(routes::DEVICE, get(device::page).post(device::submit))
         .route(routes::LOGIN, get(account::login_page).post(account::login))
+        .route(two_factor::PATH, get(two_factor::page_get).post(two_factor::submit))
+        .route(settings::two_factor::PATH, get(settings::two_factor::show))
+        .route(settings::two_factor::SETUP, post(settings::two_factor::setup))
+        .route(settings::two_factor::CONFIRM, post(settings::two_factor::confirm))
+        .route(settings::two_factor::DISABLE, post(settings::two_factor::disable))
+        .route(settings::two_factor::RECOVERY_CODES, post(settings::two_factor::regenerate))
         .route(routes::SIGNUP, get(account::signup_page).post(account::signup))
         .route(routes::LOGOUT, get(account::logout_page).post(account::logout))
         .route(routes::ACCOUNT, get(account::account_page).post(account::update_account))
         .route(routes::ACCOUNT_PASSWORD, post(password::change_password))
+        .route(routes::ACCOUNT_EMAIL, get(email_links::email_page).post(email_links::change_email))
+        .route(routes::ACCOUNT_EMAIL_RESEND, post(email_links::resend))
+        .route(routes::EMAIL_VERIFY, get(email_links::verify_page).post(email_links::verify))
+        .route(routes::PASSWORD_FORGOT, get(password_reset::forgot_page).post(password_reset::forgot))
+        .route(routes::PASSWORD_RESET, get(password_reset::reset_page).post(password_reset::reset))
         .route(routes::SETTINGS_SESSIONS, get(settings::sessions::list))
         .route(routes::SETTINGS_SESSIONS_END, post(settings::sessions::end))
         .route(routes::SETTINGS_SESSIONS_END_OTHERS, post(settings::sessions::end_others))
+        .route(settings::passkeys::PATH, get(settings::passkeys::list))
+        .route(settings::passkeys::RENAME, post(settings::passkeys::rename))
+        .route(settings::passkeys::DELETE, post(settings::passkeys::delete))
+        .route(passkeys::REGISTER_START, post(passkeys::register_start))
+        .route(passkeys::REGISTER_FINISH, post(passkeys::register_finish))
+        .route(passkeys::SIGN_IN_START, post(passkeys::sign_in_start))
+        .route(passkeys::SIGN_IN_FINISH, post(passkeys::sign_in_finish))
+        .route(passkeys::SCRIPT, get(passkeys::script))
         .route(routes::SETTINGS_CONNECTED_APPS, get(settings::connected::list))
         .route(routes::SETTINGS_CONNECTED_APPS_REVOKE, post(settings::connected::revoke))
         .route(settings::security_log::PATH, get(settings::security_log::list))
@@ -130,7 +153,7 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("same-origin"),
         ))
         // Client authentication (four endpoints share it) reads the peer address from here.
-        .layer(axum::middleware::from_fn(crate::throttle::with_peer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::throttle::with_peer))
         .layer(CatchPanicLayer::custom(error::panic_response))
         // Outermost: a panic's 500 is still counted and logged with its request id.
         .layer(axum::middleware::from_fn(ops::observe))

@@ -85,20 +85,7 @@ pub async fn change_password(
             });
         }
     };
-    let hash = state.passwords.hash(new.expose()).await?;
-    state.store.set_password(&current.user.id, &hash, now).await?;
-    let revoked = state.store.revoke_user_tokens(&current.user.id, None, now).await?;
-    let sids = state.store.delete_user_sessions(&current.user.id).await?;
-    let keys = state.keys.current();
-    crate::http::logout::notify_ended_sessions(
-        &state.store,
-        &keys,
-        &state.config.issuer,
-        &current.user.sub,
-        &sids,
-        now,
-    )
-    .await;
+    let (revoked, sids) = replace_password(&state, &current.user, &new, now).await?;
     let event = Event::new(kind::PASSWORD_CHANGED)
         .by_user(&current.user.id)
         .detail(json!({ "tokens_revoked": revoked, "sessions_ended": sids.len() }));
@@ -108,4 +95,24 @@ pub async fn change_password(
     // This browser stays signed in, on a new session.
     let jar = start_session(&state, jar, &current.user.id).await?;
     Ok((jar, Redirect::to("/account?password=changed")).into_response())
+}
+
+/// Sets a new password and ends everything the old one gave: every token revoked, every session
+/// deleted (their apps told through back-channel logout), outstanding reset links retired.
+/// Shared by the change on the account page and the reset by email. Returns (tokens revoked,
+/// sessions ended). Lockouts are left alone: a new password does not unlock an account.
+pub(crate) async fn replace_password(
+    state: &AppState,
+    user: &doorway_core::model::User,
+    new: &Password,
+    now: i64,
+) -> Result<(u64, Vec<String>), PageError> {
+    let hash = state.passwords.hash(new.expose()).await?;
+    state.store.set_password(&user.id, &hash, now).await?;
+    let revoked = state.store.revoke_user_tokens(&user.id, None, now).await?;
+    let sids = state.store.delete_user_sessions(&user.id).await?;
+    let keys = state.keys.current();
+    crate::http::logout::notify_ended_sessions(&state.store, &keys, &state.config.issuer, &user.sub, &sids, now).await;
+    state.store.retire_email_tokens(&user.id, doorway_store::EmailPurpose::Reset, now).await?;
+    Ok((revoked, sids))
 }

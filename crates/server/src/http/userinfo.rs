@@ -107,6 +107,13 @@ pub async fn userinfo(State(state): State<AppState>, req: Request) -> Response {
     let Some(user) = user.filter(|u| !u.disabled) else {
         return invalid_token("the access token's user no longer exists");
     };
+    // An app restricted to one organization's members: a person who left it keeps no access
+    // through tokens issued before (RFC 6750 §3.1: the token no longer authorizes this).
+    match former_member(&state, &record.client_id, &user.id).await {
+        Ok(false) => {}
+        Ok(true) => return invalid_token("the user is no longer a member of the organization this app admits"),
+        Err(err) => return bearer_error(store_error(&err), "Bearer realm=\"doorway\""),
+    }
     let orgs = match crate::http::orgs::org_claims(&state, &user.id, &record.client_id, &record.scope).await {
         Ok(orgs) => orgs,
         Err(err) => return bearer_error(store_error(&err), "Bearer realm=\"doorway\""),
@@ -117,4 +124,14 @@ pub async fn userinfo(State(state): State<AppState>, req: Request) -> Response {
         serde_json::Value::Object(claims).to_string(),
     )
         .into_response()
+}
+
+/// Whether app `client_id` is restricted to an organization (`authorized_org`) that `user_id`
+/// no longer belongs to. The app comes from the store's cache; only a restricted app costs a
+/// query.
+async fn former_member(state: &AppState, client_id: &str, user_id: &str) -> Result<bool, doorway_store::StoreError> {
+    match state.store.find_client(client_id).await? {
+        Some(client) => Ok(!crate::http::orgs::may_sign_in(state, &client, user_id).await?),
+        None => Ok(false),
+    }
 }

@@ -37,4 +37,5 @@ mod settings;
 mod store_copy;
 mod throttle;
 mod token;
+mod trusted_proxy;
 mod userinfo;

@@ -229,7 +229,7 @@ async fn only_admins_manage_members_and_non_members_see_nothing() {
     }
     assert_eq!(app.store.org_role(&org.id, &alice.id).await.unwrap(), Some(OrgRole::Admin));
     assert_eq!(app.store.org_role(&org.id, &bob.id).await.unwrap(), Some(OrgRole::Write));
-    assert!(app.store.org_invitations(&org.id).await.unwrap().is_empty());
+    assert!(app.store.org_invitations(&org.id, 0).await.unwrap().is_empty());
     assert_eq!(app.store.find_org(&org.id).await.unwrap().unwrap().title(), "acme Labs");
 
     // A non-member cannot even see the management page; anyone signed out is sent to sign in.

@@ -651,6 +651,8 @@ fn max_age_exceeded_leads_to_login() {
 fn max_age_zero_requires_a_sign_in_in_this_request() {
     let request = accepted(&[("max_age", "0")]);
     assert_eq!(decide(&request, signed_in(1), true, NOW), Next::Login);
+    // Signed in earlier within the same second: still like prompt=login.
+    assert_eq!(decide(&request, signed_in(0), true, NOW), Next::Login);
     assert_eq!(decide(&request, just_signed_in(0), true, NOW), Next::Issue);
 }
 

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -20,6 +20,7 @@ use doorway_store::{NewClient, SecretReveal};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
+use crate::http::form::TypedQuery;
 use crate::audit::{Event, Origin, kind};
 use crate::egress::Targets;
 use crate::http::badges::{self, Size, Theme};
@@ -175,7 +176,7 @@ pub async fn list(
     State(state): State<AppState>,
     jar: CookieJar,
     Developer(user): Developer,
-    Query(flash): Query<Flash>,
+    TypedQuery(flash): TypedQuery<Flash>,
 ) -> Result<Response, PageError> {
     let apps = state.store.list_apps_of(&user.user.id).await?;
     let ctx = context! { apps => ser(&apps), deleted => flash.deleted.is_some() };
@@ -341,7 +342,7 @@ pub async fn show(
     jar: CookieJar,
     Developer(user): Developer,
     PagePath(client_id): PagePath<String>,
-    Query(flash): Query<Flash>,
+    TypedQuery(flash): TypedQuery<Flash>,
 ) -> Result<Response, PageError> {
     let client = own_app(&state, &user, &client_id).await?;
     let revealed = match &flash.reveal {

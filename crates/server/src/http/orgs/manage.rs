@@ -4,7 +4,7 @@
 //! Invitations are accepted by the invitee: nobody becomes a member (and shows up in `orgs`
 //! claims) without consenting.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -16,6 +16,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::org_picture;
+use crate::http::form::TypedQuery;
 use crate::http::account::login_then;
 use crate::http::error::PageError;
 use crate::http::form::{PageForm, PagePath};
@@ -52,7 +53,7 @@ pub async fn list(
     State(state): State<AppState>,
     jar: CookieJar,
     MaybeUser(user): MaybeUser,
-    Query(query): Query<NoticeQuery>,
+    TypedQuery(query): TypedQuery<NoticeQuery>,
 ) -> Result<Response, PageError> {
     let Some(current) = user else { return Ok(login_then(routes::SETTINGS_ORGS)) };
     let orgs: Vec<_> = state
@@ -187,7 +188,7 @@ pub async fn show(
     jar: CookieJar,
     MaybeUser(user): MaybeUser,
     PagePath(name): PagePath<String>,
-    Query(query): Query<NoticeQuery>,
+    TypedQuery(query): TypedQuery<NoticeQuery>,
 ) -> Result<Response, PageError> {
     let Some(current) = user else { return Ok(login_then(routes::SETTINGS_ORGS)) };
     let (org, role) = membership(&state, &current, &name).await?;

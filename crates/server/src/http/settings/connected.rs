@@ -3,7 +3,7 @@
 //! sign-in through that app asks again), revokes every token and pending grant of that person
 //! for the app, and tells the app by back-channel logout when it registered for it.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -16,6 +16,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::{Moment, page, to_login};
+use crate::http::form::TypedQuery;
 use crate::http::error::PageError;
 use crate::http::form::PageForm;
 use crate::http::session::{MaybeUser, check_csrf, csrf_token};
@@ -32,7 +33,7 @@ pub async fn list(
     State(state): State<AppState>,
     jar: CookieJar,
     MaybeUser(user): MaybeUser,
-    Query(query): Query<PageQuery>,
+    TypedQuery(query): TypedQuery<PageQuery>,
 ) -> Result<Response, PageError> {
     let Some(current) = user else {
         return Ok(crate::http::account::login_then(doorway_core::routes::SETTINGS_CONNECTED_APPS));

@@ -11,8 +11,10 @@ use time::format_description::well_known::Rfc3339;
 
 pub mod connected;
 pub mod device;
+pub mod passkeys;
 pub mod security_log;
 pub mod sessions;
+pub mod two_factor;
 
 pub use connected::revoke_app;
 

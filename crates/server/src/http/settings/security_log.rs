@@ -3,7 +3,7 @@
 //! apps, changes by an administrator — newest first, a page at a time. Only entries about this
 //! person's own account; every value is escaped by the template.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
@@ -12,6 +12,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::{Moment, device, page};
+use crate::http::form::TypedQuery;
 use crate::audit::kind;
 use crate::http::error::PageError;
 use crate::http::session::{MaybeUser, csrf_token};
@@ -30,7 +31,7 @@ pub async fn list(
     State(state): State<AppState>,
     jar: CookieJar,
     MaybeUser(user): MaybeUser,
-    Query(query): Query<PageQuery>,
+    TypedQuery(query): TypedQuery<PageQuery>,
 ) -> Result<Response, PageError> {
     let Some(current) = user else {
         return Ok(crate::http::account::login_then(PATH));

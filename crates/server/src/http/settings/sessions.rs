@@ -3,12 +3,10 @@
 //! everywhere else". Ending a session tells the apps it signed in to (back-channel logout).
 //!
 //! The device and address are recorded by [`record_seen`] at most once a minute per session,
-//! from the request itself: the User-Agent header and the peer address (a proxy's address when
-//! Doorway runs behind one).
+//! from the request itself: the User-Agent header and the client address (behind proxies named
+//! by `--trusted-proxy`, the address they forwarded).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,6 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Moment, device, page, to_login};
+use crate::http::form::TypedQuery;
 use crate::audit::{Event, Origin, kind};
 use crate::http::error::PageError;
 use crate::http::form::PageForm;
@@ -44,7 +43,7 @@ pub async fn record_seen(state: &AppState, session: &Session, last_seen_at: Opti
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().filter(|c| !c.is_control()).take(MAX_USER_AGENT).collect::<String>());
-    let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+    let ip = crate::throttle::peer_of(&parts.extensions).map(|ip| ip.to_canonical().to_string());
     if let Err(err) = state.store.touch_session(&session.id_hash, user_agent.as_deref(), ip.as_deref(), now).await {
         tracing::warn!(error = %err, "recording when a session was last seen failed");
     }
@@ -66,7 +65,7 @@ pub async fn list(
     State(state): State<AppState>,
     jar: CookieJar,
     MaybeUser(user): MaybeUser,
-    Query(query): Query<PageQuery>,
+    TypedQuery(query): TypedQuery<PageQuery>,
 ) -> Result<Response, PageError> {
     let Some(current) = user else {
         return Ok(crate::http::account::login_then(doorway_core::routes::SETTINGS_SESSIONS));

@@ -22,6 +22,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     let config = &state.config;
     // The same for every concurrent refresh of this token, on every node.
     let successor = state.rotation.successor(REFRESH_PREFIX, presented);
+    refuse_former_members(state, client, presented, now).await?;
     let access_token = PendingAccessToken::new(state, client);
     let mut granted = None;
     let outcome = state
@@ -85,4 +86,26 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
         id_token,
         refresh_token: Some(successor),
     })
+}
+
+/// An app restricted to one organization's members (`authorized_org`) admits a person only while
+/// they belong to it: someone who left, or was removed, loses the grant at the next refresh.
+/// RFC 6749 §5.2: the grant is no longer valid, so `invalid_grant`; and, like the other refresh
+/// failures that end a grant, the whole token family is revoked (a later return to the org
+/// means signing in again, with consent and the org check at /authorize).
+async fn refuse_former_members(state: &AppState, client: &Client, presented: &str, now: i64) -> Result<(), JsonError> {
+    let Some(org) = client.authorized_org.as_deref().map(str::trim).filter(|o| !o.is_empty()) else {
+        return Ok(());
+    };
+    let Some(parent) = state.store.find_refresh_token(&hash_secret(presented)).await? else {
+        return Ok(());
+    };
+    // A token of another app is refused by the rotation below, and must not end that app's family.
+    if parent.client_id != client.client_id || crate::http::orgs::may_sign_in(state, client, &parent.user_id).await? {
+        return Ok(());
+    }
+    let revoked_tokens = state.store.revoke_family(&parent.family_id, now).await?;
+    tracing::info!(target: "security", event = "refresh_refused_former_member", client_id = %client.client_id,
+        user_id = %parent.user_id, org, revoked_tokens, "refresh refused: the user left the app's organization");
+    Err(OAuthError::invalid_grant(format!("the user is no longer a member of the organization {org}")).into())
 }

@@ -1,0 +1,105 @@
+//! The outbox: a mail server that is down loses nothing, and without one the messages go to
+//! the log.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+use crate::*;
+
+#[tokio::test]
+async fn mail_queued_while_the_smtp_server_is_down_is_delivered_once_it_is_back() {
+    let port = free_port();
+    let url = doorway_server::config::SmtpUrl::new(&format!("smtp://127.0.0.1:{port}"));
+    let app = spawn_app_with(move |config| config.smtp_url = Some(url)).await;
+    app.create_user("alice").await;
+    let response = post_form(&app, &Browser::new(), "/login/forgot-password", &[("identifier", "alice")]).await;
+    assert_eq!(response.status(), 200, "the request succeeds although no mail server answers");
+
+    // The first attempt fails and is scheduled again, with the reason kept.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let failed = loop {
+        let emails = app.store.list_emails(10).await.unwrap();
+        assert_eq!(emails.len(), 1);
+        if emails[0].attempts >= 1 {
+            break emails[0].clone();
+        }
+        assert!(Instant::now() < deadline, "no attempt was made");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(failed.status, "pending");
+    assert!(failed.last_error.is_some());
+    assert!(failed.next_attempt_at > failed.created_at);
+
+    // The mail server comes back: the message arrives on a later attempt, and only once.
+    let sink = SmtpSink::start_on(port).await;
+    let mail = sink.message_to("alice@example.com").await;
+    assert!(mail.link(&app.url("/login/reset-password?token=")).len() > 40);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let email = app.store.list_emails(10).await.unwrap().remove(0);
+        if email.status == "sent" {
+            assert!(email.attempts >= 2, "{email:?}");
+            assert!(email.body_text.is_empty(), "a sent message's link is not kept");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the message was not marked sent: {email:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(sink.messages().len(), 1);
+}
+
+/// Log lines of target "email", captured for the whole test binary.
+fn captured() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("email=info"))
+            .with_ansi(false)
+            .with_writer(move || Capture(writer.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        buffer
+    })
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn without_smtp_messages_go_to_the_log_and_count_as_sent() {
+    let log = captured();
+    let app = spawn_app().await;
+    app.create_user("alice").await;
+    let response = post_form(&app, &Browser::new(), "/login/forgot-password", &[("identifier", "alice")]).await;
+    assert_eq!(response.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let email = app.store.list_emails(10).await.unwrap().remove(0);
+        if email.status == "sent" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not marked sent: {email:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let text = String::from_utf8(log.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("alice@example.com") && l.contains(&app.url("/login/reset-password?token=")))
+        .unwrap_or_else(|| panic!("no logged message for alice in: {text}"));
+    assert!(line.contains("no SMTP server configured"), "{line}");
+}

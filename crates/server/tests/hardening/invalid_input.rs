@@ -1,0 +1,272 @@
+//! Every route × every kind of malformed request: the answer is a 4xx (or, where the input is
+//! simply ignored, the page itself) — never a 5xx, a stack trace or an internal error text.
+
+use reqwest::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+
+use crate::helpers::*;
+use crate::surface::{Route, Surface, routes};
+
+/// Text that must never reach a client: panics, backtraces, source locations, driver errors,
+/// and axum's own rejection wording (Doorway answers with its own messages).
+const LEAKS: &[&str] = &[
+    "panicked",
+    "stack backtrace",
+    "RUST_BACKTRACE",
+    "thread '",
+    ".rs:",
+    "called `Result::unwrap()`",
+    "called `Option::unwrap()`",
+    "sqlx",
+    "SqliteError",
+    "error returned from database",
+    "Failed to deserialize",
+    "Failed to buffer the request body",
+    "Expected request with `Content-Type",
+    "Internal Server Error",
+    "minijinja",
+];
+
+const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    Anonymous,
+    /// A signed-in browser whose form bodies carry a valid CSRF token.
+    SignedIn,
+    /// The admin API's bearer token.
+    Admin,
+}
+
+/// One malformed request.
+#[derive(Debug, Clone)]
+struct Probe {
+    name: &'static str,
+    query: Option<String>,
+    content_type: Option<&'static str>,
+    body: Option<Vec<u8>>,
+}
+
+/// Invalid UTF-8 (as percent-escapes, which decoders see as bytes), NUL, and the names every
+/// endpoint reads.
+const BAD_PAIRS: &str = "state=%FF%FE&username=%00alice&client_id=%C0%AF&redirect_uri=%FF&scope=openid%00&\
+                         grant_type=%FF&code=%00&name=%ED%A0%80&email=%FF%40x&user_code=%00&decision=%FF";
+
+/// Every field the pages' query and form structs read, twice (and paging fields mistyped).
+const DUPLICATES: &str = "interaction=a&interaction=b&next=%2F&next=%2F&state=a&state=b&token=a&token=b&saved=1&\
+                          saved=2&notice=a&notice=b&ended=1&ended=2&disabled=a&disabled=b&deleted=a&deleted=b&\
+                          sent=a&sent=b&code=a&code=b&error=a&error=b&login_hint=a&login_hint=b&password=a&\
+                          password=b&reveal=a&reveal=b&created=a&created=b&limit=x&limit=-1&cursor=%FF&\
+                          username=a&username=b&user_code=a&user_code=b&decision=a&decision=b";
+
+fn big_param() -> String {
+    format!("state={0}&username={0}&client_id={0}", "a".repeat(16 * 1024))
+}
+
+/// The probes for a method that reads the query (GET, DELETE).
+fn query_probes() -> Vec<Probe> {
+    let probe = |name, query: String| Probe { name, query: Some(query), content_type: None, body: None };
+    vec![
+        probe("invalid UTF-8 and NUL in the query", BAD_PAIRS.to_owned()),
+        probe("duplicated query parameters", DUPLICATES.to_owned()),
+        probe("16 KB query parameter", big_param()),
+    ]
+}
+
+/// The probes for a method with a body (POST, PATCH). `csrf` is added to form bodies.
+fn body_probes(csrf: &str) -> Vec<Probe> {
+    let form = |pairs: &str| format!("{pairs}&csrf_token={csrf}").into_bytes();
+    let mut raw_invalid = b"state=".to_vec();
+    raw_invalid.extend_from_slice(&[0xff, 0xfe, 0x00, 0xc0, 0xaf]);
+    raw_invalid.extend_from_slice(format!("&csrf_token={csrf}").as_bytes());
+    let probe = |name, content_type, body: Vec<u8>| Probe { name, query: None, content_type, body: Some(body) };
+    vec![
+        probe("invalid UTF-8 and NUL in a form body", Some(FORM), form(BAD_PAIRS)),
+        probe("raw invalid UTF-8 bytes in a form body", Some(FORM), raw_invalid.clone()),
+        probe("duplicated form fields", Some(FORM), form(DUPLICATES)),
+        probe("16 KB form parameter", Some(FORM), form(&big_param())),
+        probe("1 MB form body", Some(FORM), form(&format!("state={}", "a".repeat(1024 * 1024)))),
+        probe("JSON to a form endpoint", Some(JSON), br#"{"state":"\u0000","username":"x","grant_type":7}"#.to_vec()),
+        probe(
+            "invalid UTF-8 in a JSON body",
+            Some(JSON),
+            [br#"{"name":""#.as_slice(), &[0xff, 0xfe], br#""}"#].concat(),
+        ),
+        probe("1 MB JSON body", Some(JSON), format!(r#"{{"name":"{}"}}"#, "a".repeat(1024 * 1024)).into_bytes()),
+        probe("no content type", None, form(BAD_PAIRS)),
+        probe("an unknown content type", Some("text/plain; charset=utf-8"), raw_invalid),
+        probe("multipart with a broken boundary", Some("multipart/form-data; boundary=x"), b"--y\r\n\x00".to_vec()),
+    ]
+}
+
+/// What went wrong with one answer, if anything.
+fn judge(status: StatusCode, body: &str) -> Option<String> {
+    if status.is_server_error() {
+        return Some(format!("answered {status}"));
+    }
+    LEAKS.iter().find(|leak| body.contains(*leak)).map(|leak| format!("{status} whose body leaks {leak:?}"))
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+async fn send(
+    surface: &Surface,
+    who: Who,
+    method: Method,
+    path: &str,
+    probe: &Probe,
+) -> Result<(StatusCode, reqwest::header::HeaderMap, String), reqwest::Error> {
+    let mut url = surface.app.url(path);
+    if let Some(query) = &probe.query {
+        url = format!("{url}?{query}");
+    }
+    let client = if who == Who::SignedIn { surface.browser.http.clone() } else { http() };
+    let mut request = client.request(method, &url);
+    if who == Who::Admin {
+        request = request.header(AUTHORIZATION, format!("Bearer {}", surface.admin_token));
+    }
+    if let Some(content_type) = probe.content_type {
+        request = request.header(CONTENT_TYPE, content_type);
+    }
+    if let Some(body) = &probe.body {
+        request = request.body(body.clone());
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = String::from_utf8_lossy(&response.bytes().await.unwrap_or_default()).into_owned();
+    Ok((status, headers, body))
+}
+
+/// Paths whose POST would end the signed-in session the other probes rely on: probed
+/// without the CSRF token, so the handler refuses them instead.
+fn ends_the_session(route: &Route) -> bool {
+    matches!(route.pattern.as_str(), "/logout" | "/oauth/logout" | "/settings/sessions/end-others")
+}
+
+/// Runs every probe on every route and method as `who`; returns the failures.
+async fn run_matrix(surface: &Surface, who: Who) -> Vec<String> {
+    let mut failures = Vec::new();
+    for route in routes() {
+        if (who == Who::Admin) != route.admin {
+            continue;
+        }
+        let path = surface.path(&route);
+        for method in &route.methods {
+            let csrf = if who == Who::SignedIn && !ends_the_session(&route) { surface.csrf.as_str() } else { "" };
+            let probes =
+                if *method == Method::GET || *method == Method::DELETE { query_probes() } else { body_probes(csrf) };
+            for probe in probes {
+                match send(surface, who, method.clone(), &path, &probe).await {
+                    Ok((status, _, body)) => {
+                        if !status.is_client_error() {
+                            println!("not 4xx: {who:?} {method} {path} with {}: {status}", probe.name);
+                        }
+                        if let Some(problem) = judge(status, &body) {
+                            failures.push(format!("{who:?} {method} {path} with {}: {problem}", probe.name));
+                        }
+                    }
+                    // The server may answer an oversized body early and close the connection
+                    // while the client still writes: only the 1 MB probes may end that way.
+                    Err(err) if probe.name.starts_with("1 MB") => {
+                        assert!(!err.is_timeout(), "{method} {path}: {err}");
+                    }
+                    Err(err) => failures.push(format!("{who:?} {method} {path} with {}: {err}", probe.name)),
+                }
+            }
+        }
+    }
+    failures
+}
+
+fn report(failures: &[String]) {
+    assert!(failures.is_empty(), "{} bad answers:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[tokio::test]
+async fn malformed_requests_to_every_route_never_get_a_5xx_or_internal_text_anonymously() {
+    let surface = Surface::start().await;
+    report(&run_matrix(&surface, Who::Anonymous).await);
+}
+
+#[tokio::test]
+async fn malformed_requests_to_every_route_never_get_a_5xx_or_internal_text_when_signed_in() {
+    let surface = Surface::start().await;
+    report(&run_matrix(&surface, Who::SignedIn).await);
+}
+
+#[tokio::test]
+async fn malformed_requests_to_every_admin_api_route_never_get_a_5xx_or_internal_text() {
+    let surface = Surface::start().await;
+    report(&run_matrix(&surface, Who::Admin).await);
+}
+
+#[tokio::test]
+async fn a_wrong_method_on_any_route_is_405_with_allow() {
+    let surface = Surface::start().await;
+    let mut failures = Vec::new();
+    let all = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];
+    for route in routes() {
+        // The admin API answers any method under /api/v1/{*rest} with its JSON 404.
+        if route.pattern.contains("{*") {
+            continue;
+        }
+        let path = surface.path(&route);
+        for method in all.iter().filter(|m| !route.methods.contains(m)) {
+            let probe = Probe { name: "wrong method", query: None, content_type: None, body: None };
+            let who = if route.admin { Who::Admin } else { Who::Anonymous };
+            let (status, headers, body) = send(&surface, who, method.clone(), &path, &probe).await.unwrap();
+            let allow = headers.get(ALLOW).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            let missing: Vec<&Method> =
+                route.methods.iter().filter(|m| !allow.split(',').any(|a| a.trim() == m.as_str())).collect();
+            if status != StatusCode::METHOD_NOT_ALLOWED || !missing.is_empty() {
+                failures.push(format!("{method} {path}: {status}, Allow: {allow:?} (expected {:?})", route.methods));
+            }
+            if let Some(problem) = judge(status, &body) {
+                failures.push(format!("{method} {path}: {problem}"));
+            }
+        }
+    }
+    report(&failures);
+}
+
+#[tokio::test]
+async fn the_token_endpoint_refuses_each_malformed_body_with_invalid_request() {
+    let app = spawn_app().await;
+    let client = app.confidential_client().await;
+    let cases: Vec<(&str, Option<&str>, Vec<u8>)> = vec![
+        ("invalid UTF-8", Some(FORM), b"grant_type=authorization_code&code=%FF%FE".to_vec()),
+        ("NUL", Some(FORM), b"grant_type=authorization_code%00&code=x".to_vec()),
+        ("1 MB", Some(FORM), format!("grant_type=authorization_code&code={}", "a".repeat(1 << 20)).into_bytes()),
+        ("JSON that is not an object of strings", Some(JSON), br#"{"grant_type":["a"]}"#.to_vec()),
+        ("broken JSON", Some(JSON), b"{\"grant_type\":".to_vec()),
+    ];
+    for (name, content_type, body) in cases {
+        let mut request =
+            http().post(app.url("/oauth/token")).basic_auth(&client.client_id, client.secret.as_deref()).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header(CONTENT_TYPE, content_type);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let json: serde_json::Value = response.json().await.unwrap();
+        assert!(status.is_client_error(), "{name}: {status}");
+        let error = json["error"].as_str().unwrap_or_default();
+        assert!(["invalid_request", "invalid_grant", "unsupported_grant_type"].contains(&error), "{name}: {json}");
+    }
+}
+
+#[tokio::test]
+async fn a_nul_or_invalid_utf8_path_segment_is_a_4xx_without_internal_text() {
+    let surface = Surface::start().await;
+    for path in ["/%FF", "/alice%00", "/settings/organizations/%FF", "/api/v1/users/%FF", "/badges/%00.svg"] {
+        let response = surface.browser.get(&surface.app.url(path)).await;
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(status.is_client_error(), "{path}: {status}");
+        assert_eq!(judge(status, &body), None, "{path}");
+    }
+}
