@@ -419,6 +419,10 @@ proptest! {
         let params = Params::new(pairs);
         let header = with_header.then_some(header.as_str());
         if let Ok(credentials) = token::client_credentials(header, &params) {
+            // A NUL never gets through Basic (PostgreSQL cannot compare text holding one).
+            if let token::ClientCredentials::Basic { client_id, .. } = &credentials {
+                prop_assert!(!client_id.contains('\0'));
+            }
             for public in [true, false] {
                 let client = client(public);
                 if token::authenticate(&credentials, &client).is_ok() {
@@ -442,6 +446,19 @@ proptest! {
                 let _ = token::check_code(&code, &client, &params, 10);
             }
         }
+    }
+}
+
+#[test]
+fn a_nul_in_basic_credentials_is_malformed() {
+    let params = Params::new(Vec::new());
+    for pair in ["app\0:secret", "app:se\0cret", "app%00:secret", "app:secret%00"] {
+        let header = format!("Basic {}", Base64::encode_string(pair.as_bytes()));
+        let error = token::client_credentials(Some(&header), &params).unwrap_err();
+        assert_eq!(
+            (error.code.as_str(), error.description.as_str()),
+            ("invalid_client", "malformed Basic credentials")
+        );
     }
 }
 

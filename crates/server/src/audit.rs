@@ -221,6 +221,11 @@ pub(crate) fn event_id() -> String {
 
 /// Records `event` from `origin` at `now`. Best effort: a failure is logged, not raised.
 pub async fn record(state: &AppState, origin: &Origin, event: Event, now: i64) {
+    record_with_store(&state.store, origin, event, now).await;
+}
+
+/// [`record`] for code that has a store but no running server (the command line).
+pub async fn record_with_store(store: &doorway_store::Store, origin: &Origin, event: Event, now: i64) {
     let entry = AuditEntry {
         id: event_id(),
         at: now,
@@ -233,7 +238,7 @@ pub async fn record(state: &AppState, origin: &Origin, event: Event, now: i64) {
         user_agent: origin.user_agent.clone(),
         detail: event.detail,
     };
-    if let Err(err) = state.store.record_audit(&entry).await {
+    if let Err(err) = store.record_audit(&entry).await {
         tracing::error!(target: "security", error = %err, kind = event.kind, "recording a security-log entry failed");
     }
 }

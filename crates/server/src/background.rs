@@ -1,5 +1,5 @@
 //! Work that runs beside the requests, on every node: the signing-key lifecycle, the
-//! back-channel logout outbox, and purging what has expired. Each job is safe to run on many
+//! back-channel logout and email outboxes, and purging what has expired. Each job is safe to run on many
 //! nodes at once.
 
 use std::time::Duration;

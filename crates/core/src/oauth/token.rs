@@ -50,12 +50,15 @@ impl ClientCredentials {
     }
 }
 
-/// RFC 6749 §2.3.1: the Basic credentials are each form-urlencoded before base64.
+/// RFC 6749 §2.3.1: the Basic credentials are each form-urlencoded before base64. A NUL is
+/// refused: no client id or secret has one, and PostgreSQL cannot compare text holding one.
 fn form_decode(part: &str) -> Result<String, OAuthError> {
     percent_decode_str(&part.replace('+', " "))
         .decode_utf8()
+        .ok()
+        .filter(|s| !s.contains('\0'))
         .map(|s| s.into_owned())
-        .map_err(|_| OAuthError::invalid_client("malformed Basic credentials"))
+        .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))
 }
 
 /// Reads the client credentials from the `Authorization` header and the body. A request may

@@ -47,6 +47,8 @@ pub async fn run(store: &Store, cmd: AdminTokensCommand) -> anyhow::Result<()> {
             let new = NewAdminToken { id: random_hex_id(), name, token_hash: hash_secret(&token), read_only };
             let created = store.create_admin_token(&new, now()).await?;
             tracing::info!(token_id = %created.id, read_only, "admin API token created");
+            let detail = json!({ "token_id": created.id, "read_only": read_only });
+            super::audit(store, "admin-tokens create", None, None, detail).await;
             if json {
                 let mut out = as_json(&created);
                 out["token"] = json!(token);
@@ -87,6 +89,7 @@ pub async fn run(store: &Store, cmd: AdminTokensCommand) -> anyhow::Result<()> {
                 bail!("no live admin API token with id {id}");
             }
             tracing::info!(token_id = %id, "admin API token revoked");
+            super::audit(store, "admin-tokens revoke", None, None, json!({ "token_id": id })).await;
             if json {
                 println!("{}", serde_json::to_string_pretty(&json!({ "id": id, "revoked": true }))?);
             } else {

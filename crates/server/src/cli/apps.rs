@@ -140,6 +140,8 @@ pub async fn run(config: &Config, store: &Store, cmd: AppsCommand) -> anyhow::Re
             // No grace: the old secret (and any earlier one still in grace) stops at once.
             store.rotate_client_secret(&client.client_id, &hash_secret(&secret), None).await?;
             tracing::info!(client_id = %client.client_id, "client secret rotated");
+            super::audit(store, "apps rotate-secret", client.owner_id.as_deref(), Some(&client.client_id), json!({}))
+                .await;
             if json {
                 let out = json!({ "client_id": client.client_id, "client_secret": secret });
                 println!("{}", serde_json::to_string_pretty(&out)?);
@@ -161,7 +163,10 @@ pub async fn run(config: &Config, store: &Store, cmd: AppsCommand) -> anyhow::Re
             Ok(())
         }
         AppsCommand::Delete { client_id } => {
+            // The owner (of an app registered in the console) sees the deletion in their log.
+            let owner = store.find_client(&client_id).await?.and_then(|c| c.owner_id);
             if store.delete_client(&client_id).await? {
+                super::audit(store, "apps delete", owner.as_deref(), Some(&client_id), json!({})).await;
                 println!("deleted app {client_id}");
                 Ok(())
             } else {
@@ -205,6 +210,7 @@ async fn create(config: &Config, store: &Store, args: CreateArgs) -> anyhow::Res
         backchannel_logout_uri,
     };
     let client = store.create_app(new, &profile, now()).await?;
+    super::audit(store, "apps create", None, Some(&client.client_id), json!({})).await;
     if args.json {
         let mut out = serde_json::to_value(&client)?;
         out["client_secret"] = json!(secret);
@@ -266,6 +272,7 @@ async fn update(config: &Config, store: &Store, args: UpdateArgs) -> anyhow::Res
     if !written {
         bail!("no app with client_id {}", client.client_id);
     }
+    super::audit(store, "apps update", client.owner_id.as_deref(), Some(&client.client_id), json!({})).await;
     let updated = find(store, &client.client_id).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&updated)?);

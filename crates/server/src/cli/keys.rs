@@ -72,6 +72,7 @@ pub async fn run(config: &Config, store: &Store, cmd: KeysCommand) -> anyhow::Re
             let master = master_key(&config.data_dir)?;
             let now = now();
             let kids = Keys::rotate(store, &master, &chosen, immediately, now).await?;
+            super::audit(store, "keys rotate", None, None, json!({ "kids": kids, "immediately": immediately })).await;
             let keys = store.list_signing_keys().await?;
             let rotated: Vec<&StoredKey> = keys.iter().filter(|k| kids.contains(&k.kid)).collect();
             if json {

@@ -9,6 +9,7 @@ use crate::config::{Config, GlobalArgs, ServeArgs};
 
 mod admin_tokens;
 mod apps;
+mod email;
 mod keys;
 mod logout;
 mod orgs;
@@ -19,6 +20,7 @@ mod users;
 
 pub use admin_tokens::AdminTokensCommand;
 pub use apps::AppsCommand;
+pub use email::EmailCommand;
 pub use keys::KeysCommand;
 pub use logout::LogoutCommand;
 pub use orgs::OrgsCommand;
@@ -55,6 +57,9 @@ pub enum Command {
     /// Back-channel logout: delivery status per app.
     #[command(subcommand)]
     Logout(LogoutCommand),
+    /// The email outbox: what was sent, what waits, and why.
+    #[command(subcommand)]
+    Email(EmailCommand),
     /// Tokens of the admin API (/api/v1): create (printed once), list, revoke.
     #[command(subcommand)]
     AdminTokens(AdminTokensCommand),
@@ -95,6 +100,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (_, store) = open(&cli.global).await?;
             logout::run(&store, cmd).await
         }
+        Command::Email(cmd) => {
+            let (_, store) = open(&cli.global).await?;
+            email::run(&store, cmd).await
+        }
         Command::AdminTokens(cmd) => {
             let (_, store) = open(&cli.global).await?;
             admin_tokens::run(&store, cmd).await
@@ -106,4 +115,34 @@ async fn open(global: &GlobalArgs) -> anyhow::Result<(Config, Store)> {
     let config = Config::resolve(global, &ServeArgs::default())?;
     let store = crate::startup::open_store(&config).await?;
     Ok((config, store))
+}
+
+/// Records a change made from the command line in the security log, as the admin API records
+/// its writes (`admin.write`): the actor is the command line (`via: cli`, the command, and the
+/// operating-system user from `$USER` when set). `user_id` is the account concerned, which then
+/// sees the entry in its own security log. Best effort, like every audit record.
+pub(crate) async fn audit(
+    store: &Store,
+    command: &str,
+    user_id: Option<&str>,
+    client_id: Option<&str>,
+    extra: serde_json::Value,
+) {
+    let mut detail = serde_json::json!({ "via": "cli", "command": command });
+    if let Some(os_user) = std::env::var("USER").ok().map(|u| u.chars().filter(|c| !c.is_control()).take(64).collect::<String>())
+        && !os_user.is_empty()
+    {
+        detail["os_user"] = serde_json::json!(os_user);
+    }
+    if let (Some(detail), serde_json::Value::Object(extra)) = (detail.as_object_mut(), extra) {
+        detail.extend(extra);
+    }
+    let mut event = crate::audit::Event::new(crate::audit::kind::ADMIN_WRITE).detail(detail);
+    if let Some(user_id) = user_id {
+        event = event.user(user_id);
+    }
+    if let Some(client_id) = client_id {
+        event = event.client(client_id);
+    }
+    crate::audit::record_with_store(store, &crate::audit::Origin::default(), event, crate::state::now()).await;
 }

@@ -72,6 +72,7 @@ pub async fn run(store: &Store, cmd: OrgsCommand) -> anyhow::Result<()> {
                 Err(StoreError::Conflict(_)) => bail!("a user or an organization already has the name '{}'", new.name),
                 Err(err) => return Err(err.into()),
             };
+            super::audit(store, "orgs create", Some(&admin.id), None, json!({ "org": org.name })).await;
             if json {
                 println!("{}", serde_json::to_string_pretty(&org)?);
             } else {
@@ -99,13 +100,18 @@ pub async fn run(store: &Store, cmd: OrgsCommand) -> anyhow::Result<()> {
             {
                 bail!("{} is the last admin of {}: make another admin first", user.username, org.name);
             }
+            let detail = json!({ "org": org.name, "role": role.as_str() });
+            super::audit(store, "orgs add-member", Some(&user.id), None, detail).await;
             report(json, &org, &user, &format!("member ({role})"))
         }
         OrgsCommand::RemoveMember { org, username, json } => {
             let org = find_org(store, &org).await?;
             let user = find_user(store, &username).await?;
             match store.remove_org_member(&org.id, &user.id).await? {
-                MemberChange::Done => report(json, &org, &user, "removed"),
+                MemberChange::Done => {
+                    super::audit(store, "orgs remove-member", Some(&user.id), None, json!({ "org": org.name })).await;
+                    report(json, &org, &user, "removed")
+                }
                 MemberChange::NotMember => bail!("{} is not a member of {}", user.username, org.name),
                 MemberChange::LastAdmin => {
                     bail!("{} is the last admin of {}: make another admin first", user.username, org.name)

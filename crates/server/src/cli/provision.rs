@@ -64,6 +64,7 @@ pub async fn provision(config: &Config, store: &Store, args: ProvisionArgs) -> a
     let (new, profile, secret) = hosted::build(app);
     let client = store.create_app(new, &profile, now()).await?;
     tracing::info!(client_id = %client.client_id, "hosted app provisioned");
+    super::audit(store, "apps provision", None, Some(&client.client_id), json!({})).await;
     let vars = hosted::env_vars(&client.client_id, Some(&secret), &client.scopes, &issuer);
     if args.json {
         let mut out: serde_json::Map<String, serde_json::Value> =

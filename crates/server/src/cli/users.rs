@@ -106,6 +106,7 @@ pub async fn run(store: &Store, cmd: UsersCommand) -> anyhow::Result<()> {
                     now(),
                 )
                 .await?;
+            super::audit(store, "users create", Some(&user.id), None, json!({ "admin": admin })).await;
             let mut out = serde_json::to_value(&user)?;
             if generated {
                 out["password"] = json!(password.expose());
@@ -139,16 +140,19 @@ pub async fn run(store: &Store, cmd: UsersCommand) -> anyhow::Result<()> {
             // minted between the revocation below and the flag.
             store.set_user_disabled(&user.id, true, now).await?;
             let ended = end_access(store, &user, now).await?;
+            super::audit(store, "users disable", Some(&user.id), None, json!({})).await;
             report(json, &user, "disabled", Some(ended))
         }
         UsersCommand::Enable { username, json } => {
             let user = find(store, &username).await?;
             store.set_user_disabled(&user.id, false, now()).await?;
+            super::audit(store, "users enable", Some(&user.id), None, json!({})).await;
             report(json, &user, "enabled", None)
         }
         UsersCommand::VerifyEmail { username, json } => {
             let user = find(store, &username).await?;
             store.mark_email_verified(&user.id, now()).await?;
+            super::audit(store, "users verify-email", Some(&user.id), None, json!({})).await;
             report(json, &user, "email verified", None)
         }
         UsersCommand::ResetTwoFactor { username, json } => {
@@ -180,6 +184,7 @@ pub async fn run(store: &Store, cmd: UsersCommand) -> anyhow::Result<()> {
             let now = now();
             store.set_password(&user.id, &password_hash, now).await?;
             let ended = end_access(store, &user, now).await?;
+            super::audit(store, "users set-password", Some(&user.id), None, json!({})).await;
             if generated && json {
                 let mut out = report_json(&user, "password set", Some(ended));
                 out["password"] = json!(password.expose());

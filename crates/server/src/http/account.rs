@@ -297,9 +297,14 @@ pub async fn signup(
                     state.store.mark_interaction_login(id, &user.id, now()).await?;
                 }
                 tracing::info!(user_id = %user.id, "account created");
-                // The address is unverified (`email_verified` false in tokens) until its link is used.
+                // The address is unverified (`email_verified` false in tokens) until its link is
+                // used. Best effort: the account exists either way, and the account page resends.
                 let reason = crate::email::links::VerifyReason::SignUp;
-                crate::email::links::send_verification(&state, &origin, &user, &user.email, reason).await?;
+                if let Err(err) =
+                    crate::email::links::send_verification(&state, &origin, &user, &user.email, reason).await
+                {
+                    tracing::error!(error = %err, user_id = %user.id, "queueing the verification email failed");
+                }
                 return Ok((jar, Redirect::to(&after_login(interaction, next))).into_response());
             }
             Err(StoreError::Conflict(what)) => errors.push(match what {
@@ -460,7 +465,7 @@ pub async fn update_account(
 pub async fn profile(
     State(state): State<AppState>,
     MaybeUser(viewer): MaybeUser,
-    axum::extract::Path(username): axum::extract::Path<String>,
+    crate::http::form::PagePath(username): crate::http::form::PagePath<String>,
 ) -> Result<Response, PageError> {
     let user = state.store.find_user_by_username(&username).await?.filter(|u| !u.disabled);
     let Some(user) = user else {

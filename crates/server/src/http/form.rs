@@ -15,6 +15,19 @@ fn parse_urlencoded(bytes: &[u8]) -> Params {
     Params::new(url::form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
 }
 
+/// PostgreSQL can neither store nor compare a NUL in text (the query fails: a 500), and no
+/// field of any form, query or protocol message has a use for one: refused at the edge.
+fn contains_nul(params: &Params) -> bool {
+    params.pairs().iter().any(|(k, v)| k.contains('\0') || v.contains('\0'))
+}
+
+const NUL_REFUSED: &str = "The request contains a NUL character, which no field accepts.";
+
+/// A path whose segments decode to a NUL (`%00`), refused for the same reason.
+fn path_has_nul(parts: &Parts) -> bool {
+    parts.uri.path().contains("%00")
+}
+
 /// Path parameters for a page. A segment that does not decode (`%FF`: not UTF-8) gets the
 /// readable 400 page, not axum's plain-text rejection.
 pub struct PagePath<T>(pub T);
@@ -23,6 +36,9 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PagePat
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if path_has_nul(parts) {
+            return Err(PageError::bad_request(NUL_REFUSED));
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(Self(value)),
             Err(_) => Err(PageError::bad_request("This address is not valid: part of it is not readable text.")),
@@ -48,10 +64,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for TypedQuery<T> 
 pub struct QueryParams(pub Params);
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
-    type Rejection = std::convert::Infallible;
+    type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parse_urlencoded(parts.uri.query().unwrap_or_default().as_bytes())))
+        let params = parse_urlencoded(parts.uri.query().unwrap_or_default().as_bytes());
+        if contains_nul(&params) {
+            return Err(PageError::bad_request(NUL_REFUSED));
+        }
+        Ok(Self(params))
     }
 }
 
@@ -97,7 +117,11 @@ impl FromRequest<AppState> for FormParams {
     type Rejection = PageError;
 
     async fn from_request(req: Request, _: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Self(parse_urlencoded(&form_body(req).await?)))
+        let params = parse_urlencoded(&form_body(req).await?);
+        if contains_nul(&params) {
+            return Err(PageError::bad_request(NUL_REFUSED));
+        }
+        Ok(Self(params))
     }
 }
 
@@ -112,8 +136,10 @@ impl FromRequest<AppState> for TokenParams {
         let json = is_json(&req);
         let bytes =
             body_bytes(req).await.ok_or_else(|| OAuthError::invalid_request("the request body is too large"))?;
+        let nul = || OAuthError::invalid_request("the request contains a NUL character").into();
         if !json {
-            return Ok(Self(parse_urlencoded(&bytes)));
+            let params = parse_urlencoded(&bytes);
+            return if contains_nul(&params) { Err(nul()) } else { Ok(Self(params)) };
         }
         let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes)
             .map_err(|_| OAuthError::invalid_request("the JSON body must be an object"))?;
@@ -127,7 +153,11 @@ impl FromRequest<AppState> for TokenParams {
                 }
             }
         }
-        Ok(Self(Params::new(pairs)))
+        let params = Params::new(pairs);
+        if contains_nul(&params) {
+            return Err(nul());
+        }
+        Ok(Self(params))
     }
 }
 
@@ -148,6 +178,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
 fn serde_urlencoded_like<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ()> {
     let mut map = serde_json::Map::new();
     for (k, v) in url::form_urlencoded::parse(bytes) {
+        if k.contains('\0') || v.contains('\0') {
+            return Err(());
+        }
         if map.insert(k.into_owned(), serde_json::Value::String(v.into_owned())).is_some() {
             return Err(());
         }

@@ -73,7 +73,7 @@ pub async fn end_session(
         let (mut parts, _) = request.into_parts();
         let QueryParams(params) = match QueryParams::from_request_parts(&mut parts, &state).await {
             Ok(params) => params,
-            Err(never) => match never {},
+            Err(refused) => return Err(refused),
         };
         params
     };

@@ -19,12 +19,12 @@ use minijinja::context;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::form::TypedQuery;
 use crate::audit::{self, Event, Origin, kind};
 use crate::email::links;
 use crate::http::email_links::link_gone;
 use crate::http::error::PageError;
 use crate::http::form::PageForm;
+use crate::http::form::TypedQuery;
 use crate::http::session::{check_csrf, csrf_token};
 use crate::state::{AppState, now};
 use crate::throttle::{self, Bucket, PeerIp};
@@ -96,7 +96,16 @@ pub async fn forgot(
         state.store.find_user_by_username(identifier).await?
     };
     match user.filter(|u| !u.disabled) {
-        Some(user) => links::send_reset(&state, &origin, &user).await?,
+        // Queued off the request, so the answer takes as long whether or not an account
+        // matched (the writes would otherwise tell, by timing, that one did).
+        Some(user) => {
+            let state = state.clone();
+            tokio::spawn(async move {
+                if let Err(err) = links::send_reset(&state, &origin, &user).await {
+                    tracing::error!(error = %err, user_id = %user.id, "queueing a password-reset email failed");
+                }
+            });
+        }
         None => tracing::info!(target: "security", event = "password_reset_unknown",
             "a password reset was asked for an unknown or disabled account; nothing sent"),
     }

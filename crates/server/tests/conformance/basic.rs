@@ -9,7 +9,7 @@ use reqwest::header::{CONTENT_TYPE, LOCATION};
 use serde_json::{Value, json};
 
 use crate::rp::{self, Auth, Bearer, Browser, Check, Expect, ensure};
-use crate::{Ctx, code_flow, happy};
+use crate::{Ctx, code_flow, code_flow_at, happy};
 
 modules![
     "oidcc-server" => server,
@@ -48,6 +48,13 @@ async fn server(ctx: Arc<Ctx>, user: String) -> Check<String> {
     ensure(done.flow.login_pages.len() == 1, "the person was not asked to sign in")?;
     rp::userinfo_ok(&ctx.op, &done.tokens, Bearer::Get).await?;
     let header = jsonwebtoken::decode_header(&done.tokens.id_token).map_err(|e| e.to_string())?;
+    // Not in the OIDF module (its state is alphanumeric): a state full of reserved characters
+    // comes back byte for byte (RFC 6749 §4.1.2), on success and on error.
+    let state = r#"{"next":"/a b?c=d&e=f+g","n":"é%20"}"#;
+    happy(&ctx, &browser, &user, &[("state", state)]).await?;
+    let request = rp::auth_request(&ctx.rp, &[("state", state), ("response_type", "token")]);
+    let flow = browser.authorize(&ctx.op, &user, &request, false).await?;
+    rp::expect_error(&ctx.op, &ctx.rp, &flow, &request, &["unsupported_response_type"])?;
     Ok(format!("alg {:?}", header.alg))
 }
 
@@ -79,22 +86,28 @@ async fn response_type_missing(ctx: Arc<Ctx>, user: String) -> Check<String> {
 }
 
 /// OIDC Core §3.1.3.7 step 6: the ID token is signed (never `alg: none`) by a published key, and
-/// a token whose signature was altered does not verify (so the check is not vacuous).
+/// a token whose signature was altered does not verify (so the check is not vacuous). Run for
+/// every algorithm discovery offers, each with a client registered for it (the OIDF module
+/// checks the one its client is configured with).
 async fn idtoken_signature(ctx: Arc<Ctx>, user: String) -> Check<String> {
     let browser = Browser::new(&ctx.op);
-    let done = happy(&ctx, &browser, &user, &[]).await?;
-    let header = jsonwebtoken::decode_header(&done.tokens.id_token).map_err(|e| e.to_string())?;
-    let algs = ctx.op.meta["id_token_signing_alg_values_supported"].as_array().cloned().unwrap_or_default();
-    let alg = format!("{:?}", header.alg);
-    ensure(algs.iter().any(|a| *a == alg), "the ID token's alg is not advertised")?;
-    let forged = rp::tampered(&done.tokens.id_token);
-    let nonce = rp::param(&done.request, "nonce");
-    let expect = Expect { nonce, auth_time_required: false };
-    ensure(
-        rp::verify_id_token(&ctx.op, &ctx.rp, &forged, None, &expect).await.is_err(),
-        "an ID token with an altered signature verified",
-    )?;
-    Ok(format!("{alg} signature by kid {}", header.kid.unwrap_or_default()))
+    let advertised = ctx.op.meta["id_token_signing_alg_values_supported"].as_array().cloned().unwrap_or_default();
+    let mut checked = Vec::new();
+    for (expected, client) in std::iter::once(("RS256".to_owned(), ctx.rp.clone())).chain(ctx.by_alg.iter().cloned()) {
+        let done = code_flow_at(&ctx, &client, &browser, &user, &[], false, Auth::Basic, &[]).await?;
+        let header = jsonwebtoken::decode_header(&done.tokens.id_token).map_err(|e| e.to_string())?;
+        let alg = format!("{:?}", header.alg);
+        ensure(alg == expected, format!("the client registered for {expected} got {alg}"))?;
+        ensure(advertised.iter().any(|a| *a == alg), format!("{alg} is not advertised"))?;
+        let forged = rp::tampered(&done.tokens.id_token);
+        let expect = Expect { nonce: rp::param(&done.request, "nonce"), auth_time_required: false };
+        ensure(
+            rp::verify_id_token(&ctx.op, &client, &forged, None, &expect).await.is_err(),
+            format!("an {alg} ID token with an altered signature verified"),
+        )?;
+        checked.push(alg);
+    }
+    Ok(format!("verified: {}", checked.join(", ")))
 }
 
 async fn userinfo_with(ctx: Arc<Ctx>, user: String, how: Bearer) -> Check<String> {

@@ -118,7 +118,22 @@ async fn discovery_endpoint_verification(ctx: Arc<Ctx>, _user: String) -> Check<
         if let Some(usage) = key.get("use") {
             ensure(usage == "sig", format!("a JWK has use {usage}"))?;
         }
+        // RFC 7518 §6: the public members each key type needs.
+        let needs: &[&str] = match key["kty"].as_str() {
+            Some("RSA") => &["n", "e"],
+            Some("EC") => &["crv", "x", "y"],
+            Some("OKP") => &["crv", "x"],
+            other => return Err(format!("a JWK of kty {other:?}")),
+        };
+        for member in needs {
+            ensure(key[*member].is_string(), format!("a {} JWK without {member}", key["kty"]))?;
+        }
     }
+    // A kid names one key: a relying party picks the key by it.
+    let mut kids: Vec<&str> = keys.iter().filter_map(|k| k["kid"].as_str()).collect();
+    kids.sort_unstable();
+    kids.dedup();
+    ensure(kids.len() == keys.len(), "two JWKs share a kid")?;
     // The parsed set must be usable by a relying party.
     let parsed = op.jwks().await?;
     ensure(parsed.keys.len() == keys.len(), "some JWKs do not parse")?;

@@ -46,6 +46,8 @@ pub struct Ctx {
     pub rp: Rp,
     /// A second client, for binding checks (a refresh token must not work for another client).
     pub rp2: Rp,
+    /// One client per other ID token algorithm discovery offers, with that algorithm.
+    pub by_alg: Vec<(String, Rp)>,
     /// A person no module signs in as, except to obtain an ID token naming someone else.
     pub other_user: String,
 }
@@ -73,12 +75,27 @@ pub async fn code_flow(
     auth: Auth,
     token_extra: &[(&str, &str)],
 ) -> Check<Done> {
-    let request = rp::auth_request(&ctx.rp, extra);
+    code_flow_at(ctx, &ctx.rp, browser, user, extra, post, auth, token_extra).await
+}
+
+/// [`code_flow`] for the client `rp`.
+#[allow(clippy::too_many_arguments)]
+pub async fn code_flow_at(
+    ctx: &Ctx,
+    rp: &Rp,
+    browser: &Browser,
+    user: &str,
+    extra: &[(&str, &str)],
+    post: bool,
+    auth: Auth,
+    token_extra: &[(&str, &str)],
+) -> Check<Done> {
+    let request = rp::auth_request(rp, extra);
     let flow = browser.authorize(&ctx.op, user, &request, post).await?;
-    let code = rp::expect_code(&ctx.op, &ctx.rp, &flow, &request)?;
+    let code = rp::expect_code(&ctx.op, rp, &flow, &request)?;
     let expect =
         Expect { nonce: rp::param(&request, "nonce"), auth_time_required: rp::param(&request, "max_age").is_some() };
-    let tokens = rp::redeem(&ctx.op, &ctx.rp, auth, &code, token_extra, &expect).await?;
+    let tokens = rp::redeem(&ctx.op, rp, auth, &code, token_extra, &expect).await?;
     Ok(Done { request, flow, tokens })
 }
 
@@ -97,16 +114,20 @@ struct Selection {
     skips: Vec<String>,
     exact: bool,
     list: bool,
+    /// `--ignored`: only ignored tests, and no module is ignored.
+    ignored_only: bool,
 }
 
 impl Selection {
     fn from_args() -> Self {
-        let mut selection = Selection { filters: Vec::new(), skips: Vec::new(), exact: false, list: false };
+        let mut selection =
+            Selection { filters: Vec::new(), skips: Vec::new(), exact: false, list: false, ignored_only: false };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--exact" => selection.exact = true,
                 "--list" => selection.list = true,
+                "--ignored" => selection.ignored_only = true,
                 "--skip" => selection.skips.extend(args.next()),
                 // libtest options that take a value; their value is not a filter.
                 "--test-threads" | "--format" | "--color" | "--logfile" | "-Z" => {
@@ -121,7 +142,9 @@ impl Selection {
 
     fn wants(&self, name: &str) -> bool {
         let matches = |pattern: &String| if self.exact { name == pattern } else { name.contains(pattern.as_str()) };
-        (self.filters.is_empty() || self.filters.iter().any(matches)) && !self.skips.iter().any(matches)
+        !self.ignored_only
+            && (self.filters.is_empty() || self.filters.iter().any(matches))
+            && !self.skips.iter().any(matches)
     }
 }
 
@@ -146,7 +169,7 @@ fn main() -> ExitCode {
     runtime.block_on(run(modules, filtered_out))
 }
 
-async fn register(app: &helpers::TestApp, host: &str) -> Rp {
+async fn register(app: &helpers::TestApp, host: &str, alg: &str) -> Rp {
     let redirect_uri = format!("https://{host}/callback");
     let post_logout_redirect_uri = format!("https://{host}/logged-out");
     let logout = post_logout_redirect_uri.clone();
@@ -154,6 +177,7 @@ async fn register(app: &helpers::TestApp, host: &str) -> Rp {
         .create_client_with(&redirect_uri, ClientKind::Confidential, RedirectPolicy::Exact, |c| {
             c.scopes = doorway_core::types::ScopeSet::parse("openid profile email").unwrap();
             c.post_logout_redirect_uris = vec![RedirectUri::parse(&logout).unwrap()];
+            c.id_token_alg = alg.to_owned();
         })
         .await;
     Rp { client_id: client.client_id, secret: client.secret.unwrap(), redirect_uri, post_logout_redirect_uri }
@@ -168,13 +192,6 @@ async fn run(modules: Vec<Module>, filtered_out: usize) -> ExitCode {
         c.login_ip_multiplier = 10;
     })
     .await;
-    let rp = register(&app, "rp.example").await;
-    let rp2 = register(&app, "rp2.example").await;
-    let users: Vec<String> = (0..modules.len()).map(|i| format!("conformance{i:02}")).collect();
-    let other_user = "conformance-other".to_owned();
-    for user in users.iter().chain([&other_user]) {
-        app.create_user(user).await;
-    }
     let op = match Op::discover(&app.issuer).await {
         Ok(op) => op,
         Err(why) => {
@@ -186,7 +203,20 @@ async fn run(modules: Vec<Module>, filtered_out: usize) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let ctx = Arc::new(Ctx { op, rp, rp2, other_user });
+    let rp = register(&app, "rp.example", "RS256").await;
+    let rp2 = register(&app, "rp2.example", "RS256").await;
+    let mut by_alg = Vec::new();
+    let algs = op.meta["id_token_signing_alg_values_supported"].as_array().cloned().unwrap_or_default();
+    for alg in algs.iter().filter_map(|a| a.as_str()).filter(|a| *a != "RS256") {
+        let host = format!("rp-{}.example", alg.to_ascii_lowercase());
+        by_alg.push((alg.to_owned(), register(&app, &host, alg).await));
+    }
+    let users: Vec<String> = (0..modules.len()).map(|i| format!("conformance{i:02}")).collect();
+    let other_user = "conformance-other".to_owned();
+    for user in users.iter().chain([&other_user]) {
+        app.create_user(user).await;
+    }
+    let ctx = Arc::new(Ctx { op, rp, rp2, by_alg, other_user });
 
     // Concurrently, so that the 30-second wait of oidcc-codereuse-30seconds overlaps the rest.
     let handles: Vec<_> = modules

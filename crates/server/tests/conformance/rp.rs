@@ -144,7 +144,7 @@ impl Browser {
             let status = response.status().as_u16();
             if matches!(status, 302 | 303) {
                 let next = resolve(&here, &location(&response)?)?;
-                if !next.starts_with(&self.issuer) {
+                if !same_origin(&next, &self.issuer) {
                     flow.params = query_of(&next);
                     flow.callback = next;
                     return Ok(flow);
@@ -167,6 +167,14 @@ impl Browser {
             }
         }
         Err("the authorization flow never came back to the client".into())
+    }
+}
+
+/// Whether `url` is on the issuer's origin (scheme, host and port), i.e. still at Doorway.
+pub fn same_origin(url: &str, issuer: &str) -> bool {
+    match (url::Url::parse(url), url::Url::parse(issuer)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
     }
 }
 
@@ -270,7 +278,14 @@ pub async fn token_call(op: &Op, rp: &Rp, auth: Auth, form: &[(&str, &str)]) -> 
             pairs.push(("client_secret", &rp.secret));
         }
     }
-    let response = request.form(&pairs).send().await.map_err(|e| format!("token endpoint: {e}"))?;
+    // Sent the way the OIDF suite's Java client sends it: with a charset parameter.
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
+    let response = request
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded;charset=UTF-8")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("token endpoint: {e}"))?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = response.json().await.map_err(|e| format!("token endpoint answered {status} without JSON: {e}"))?;
@@ -452,11 +467,13 @@ pub async fn userinfo_ok(op: &Op, tokens: &Tokens, how: Bearer) -> Check<Value> 
     Ok(body)
 }
 
-/// An ID token with its signature altered (the last character of the signature changed).
+/// An ID token with its signature altered: one character well inside the signature changed
+/// (the last one may carry only padding bits, which a lenient decoder would ignore).
 pub fn tampered(id_token: &str) -> String {
     let mut chars: Vec<char> = id_token.chars().collect();
-    if let Some(last) = chars.last_mut() {
-        *last = if *last == 'A' { 'B' } else { 'A' };
+    let at = chars.len().saturating_sub(10);
+    if let Some(c) = chars.get_mut(at) {
+        *c = if *c == 'A' { 'B' } else { 'A' };
     }
     chars.into_iter().collect()
 }

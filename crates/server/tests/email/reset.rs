@@ -171,3 +171,38 @@ async fn a_forged_host_header_does_not_change_the_link() {
     assert!(links[0].starts_with(&app.url("/login/reset-password?token=")), "{}", links[0]);
     assert!(!mail.text.contains("evil.example"), "{}", mail.text);
 }
+
+#[tokio::test]
+async fn the_reset_pages_answer_bad_input_with_readable_4xx_pages() {
+    let app = spawn_app().await;
+    let empty = request_reset(&app, "   ").await;
+    assert_eq!(empty.status(), 422);
+    assert!(empty.text().await.unwrap().contains("Enter your username or email address"));
+    let long = request_reset(&app, &"x".repeat(300)).await;
+    assert_eq!(long.status(), 422);
+    let browser = Browser::new();
+    error_page(browser.get(&app.url("/login/reset-password")).await, 410).await;
+    error_page(browser.get(&app.url("/login/reset-password?token=made-up")).await, 410).await;
+    // A form posted with a made-up token: the same page, whatever the password.
+    let token = csrf(&app, &browser, "/login/forgot-password").await;
+    for password in ["short", NEW_PASSWORD] {
+        let response = browser
+            .http
+            .post(app.url("/login/reset-password"))
+            .form(&[("csrf_token", token.as_str()), ("token", "made-up"), ("new_password", password)])
+            .send()
+            .await
+            .unwrap();
+        error_page(response, 410).await;
+    }
+    // Without the CSRF token nothing is looked at.
+    let response = Browser::new()
+        .http
+        .post(app.url("/login/forgot-password"))
+        .form(&[("identifier", "alice")])
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error(), "{}", response.status());
+    assert!(app.store.list_emails(10).await.unwrap().is_empty());
+}

@@ -240,3 +240,18 @@ async fn the_cli_marks_an_email_verified() {
         .unwrap();
     assert!(!unknown.status.success());
 }
+
+#[tokio::test]
+async fn the_email_page_needs_a_session() {
+    let app = spawn_app().await;
+    let response = Browser::new().get(&app.url("/account/email")).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/login");
+    let account = {
+        app.create_user("alice").await;
+        let browser = Browser::new();
+        browser.login(&app, "alice").await;
+        browser.get(&app.url("/account")).await.text().await.unwrap()
+    };
+    assert!(account.contains("href=\"/account/email\""), "{account}");
+}

@@ -1,11 +1,12 @@
 //! Every route × every kind of malformed request: the answer is a 4xx (or, where the input is
 //! simply ignored, the page itself) — never a 5xx, a stack trace or an internal error text.
 
+use base64ct::{Base64, Encoding};
 use reqwest::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 
 use crate::helpers::*;
-use crate::surface::{Route, Surface, routes};
+use crate::surface::{PgDatabase, Route, Surface, routes};
 
 /// Text that must never reach a client: panics, backtraces, source locations, driver errors,
 /// and axum's own rejection wording (Doorway answers with its own messages).
@@ -43,6 +44,9 @@ pub enum Who {
 #[derive(Debug, Clone)]
 struct Probe {
     name: &'static str,
+    /// The request as a whole is unacceptable (oversized, wrong content type): it must be a
+    /// 4xx, not merely "no 5xx", unless an anonymous caller is first sent to sign in.
+    strict: bool,
     query: Option<String>,
     content_type: Option<&'static str>,
     body: Option<Vec<u8>>,
@@ -60,16 +64,88 @@ const DUPLICATES: &str = "interaction=a&interaction=b&next=%2F&next=%2F&state=a&
                           password=b&reveal=a&reveal=b&created=a&created=b&limit=x&limit=-1&cursor=%FF&\
                           username=a&username=b&user_code=a&user_code=b&decision=a&decision=b";
 
+/// A NUL in every field any endpoint reads (PostgreSQL refuses NUL in text columns).
+fn nul_everywhere() -> String {
+    const NAMES: &[&str] = &[
+        "client_id",
+        "redirect_uri",
+        "state",
+        "nonce",
+        "login_hint",
+        "username",
+        "email",
+        "name",
+        "user_code",
+        "interaction",
+        "next",
+        "token",
+        "code",
+        "refresh_token",
+        "scope",
+        "response_type",
+        "grant_type",
+        "post_logout_redirect_uri",
+        "id_token_hint",
+        "session",
+        "sid",
+        "org",
+        "role",
+        "description",
+        "homepage_url",
+        "website",
+        "password",
+        "current_password",
+        "new_password",
+        "decision",
+        "notice",
+        "before",
+        "totp",
+        "recovery_code",
+        "invitation",
+        "member",
+        "cursor",
+        "limit",
+    ];
+    NAMES.iter().map(|name| format!("{name}=a%00b")).collect::<Vec<_>>().join("&")
+}
+
+/// The same as a JSON object, for the admin API and the JSON-accepting OAuth endpoints.
+fn nul_json() -> Vec<u8> {
+    const NAMES: &[&str] = &[
+        "name",
+        "username",
+        "email",
+        "password",
+        "redirect_uris",
+        "scopes",
+        "description",
+        "homepage_url",
+        "client_id",
+        "kind",
+        "role",
+        "display_name",
+        "website",
+        "grant_types",
+        "org",
+        "algorithms",
+        "alg",
+    ];
+    let object: serde_json::Map<String, serde_json::Value> =
+        NAMES.iter().map(|name| ((*name).to_owned(), serde_json::Value::String("a\u{0}b".into()))).collect();
+    serde_json::to_vec(&object).unwrap()
+}
+
 fn big_param() -> String {
     format!("state={0}&username={0}&client_id={0}", "a".repeat(16 * 1024))
 }
 
 /// The probes for a method that reads the query (GET, DELETE).
 fn query_probes() -> Vec<Probe> {
-    let probe = |name, query: String| Probe { name, query: Some(query), content_type: None, body: None };
+    let probe = |name, query: String| Probe { name, strict: false, query: Some(query), content_type: None, body: None };
     vec![
         probe("invalid UTF-8 and NUL in the query", BAD_PAIRS.to_owned()),
         probe("duplicated query parameters", DUPLICATES.to_owned()),
+        probe("a NUL in every query parameter", nul_everywhere()),
         probe("16 KB query parameter", big_param()),
     ]
 }
@@ -80,11 +156,16 @@ fn body_probes(csrf: &str) -> Vec<Probe> {
     let mut raw_invalid = b"state=".to_vec();
     raw_invalid.extend_from_slice(&[0xff, 0xfe, 0x00, 0xc0, 0xaf]);
     raw_invalid.extend_from_slice(format!("&csrf_token={csrf}").as_bytes());
-    let probe = |name, content_type, body: Vec<u8>| Probe { name, query: None, content_type, body: Some(body) };
+    let probe = |name: &'static str, content_type: Option<&'static str>, body: Vec<u8>| {
+        let strict = name.starts_with("1 MB") || name.contains("content type") || name.contains(" to a ");
+        Probe { name, strict, query: None, content_type, body: Some(body) }
+    };
     vec![
         probe("invalid UTF-8 and NUL in a form body", Some(FORM), form(BAD_PAIRS)),
         probe("raw invalid UTF-8 bytes in a form body", Some(FORM), raw_invalid.clone()),
         probe("duplicated form fields", Some(FORM), form(DUPLICATES)),
+        probe("a NUL in every form field", Some(FORM), form(&nul_everywhere())),
+        probe("a NUL in every JSON field", Some(JSON), nul_json()),
         probe("16 KB form parameter", Some(FORM), form(&big_param())),
         probe("1 MB form body", Some(FORM), form(&format!("state={}", "a".repeat(1024 * 1024)))),
         probe("JSON to a form endpoint", Some(JSON), br#"{"state":"\u0000","username":"x","grant_type":7}"#.to_vec()),
@@ -96,7 +177,11 @@ fn body_probes(csrf: &str) -> Vec<Probe> {
         probe("1 MB JSON body", Some(JSON), format!(r#"{{"name":"{}"}}"#, "a".repeat(1024 * 1024)).into_bytes()),
         probe("no content type", None, form(BAD_PAIRS)),
         probe("an unknown content type", Some("text/plain; charset=utf-8"), raw_invalid),
-        probe("multipart with a broken boundary", Some("multipart/form-data; boundary=x"), b"--y\r\n\x00".to_vec()),
+        probe(
+            "multipart (an unexpected content type)",
+            Some("multipart/form-data; boundary=x"),
+            b"--y\r\n\x00".to_vec(),
+        ),
     ]
 }
 
@@ -161,7 +246,21 @@ async fn run_matrix(surface: &Surface, who: Who) -> Vec<String> {
                 if *method == Method::GET || *method == Method::DELETE { query_probes() } else { body_probes(csrf) };
             for probe in probes {
                 match send(surface, who, method.clone(), &path, &probe).await {
-                    Ok((status, _, body)) => {
+                    Ok((status, headers, body)) => {
+                        let to_login = headers
+                            .get(reqwest::header::LOCATION)
+                            .and_then(|v| v.to_str().ok())
+                            .is_some_and(|l| l.starts_with("/login"));
+                        let excused = who == Who::Anonymous && status == StatusCode::SEE_OTHER && to_login;
+                        // Every body sent to an admin operation that reads one is invalid for it.
+                        let strict = if who == Who::Admin {
+                            route.takes_body && probe.body.is_some() && probe.name != "JSON to a form endpoint"
+                        } else {
+                            probe.strict
+                        };
+                        if strict && !status.is_client_error() && !excused {
+                            failures.push(format!("{who:?} {method} {path} with {}: {status}, not a 4xx", probe.name));
+                        }
                         if !status.is_client_error() {
                             println!("not 4xx: {who:?} {method} {path} with {}: {status}", probe.name);
                         }
@@ -199,6 +298,21 @@ async fn malformed_requests_to_every_route_never_get_a_5xx_or_internal_text_when
 }
 
 #[tokio::test]
+async fn nul_bytes_and_invalid_utf8_never_get_a_5xx_on_postgres_either() {
+    let Some(db) = PgDatabase::create("nul_bytes_and_invalid_utf8_never_get_a_5xx_on_postgres_either").await else {
+        return;
+    };
+    let surface = Surface::start_on(&db.url).await;
+    let mut failures = run_matrix(&surface, Who::Anonymous).await;
+    failures.extend(run_matrix(&surface, Who::SignedIn).await);
+    failures.extend(run_matrix(&surface, Who::Admin).await);
+    failures.extend(path_failures(&surface).await);
+    failures.extend(basic_nul_failures(&surface).await);
+    db.finish().await;
+    report(&failures);
+}
+
+#[tokio::test]
 async fn malformed_requests_to_every_admin_api_route_never_get_a_5xx_or_internal_text() {
     let surface = Surface::start().await;
     report(&run_matrix(&surface, Who::Admin).await);
@@ -216,7 +330,7 @@ async fn a_wrong_method_on_any_route_is_405_with_allow() {
         }
         let path = surface.path(&route);
         for method in all.iter().filter(|m| !route.methods.contains(m)) {
-            let probe = Probe { name: "wrong method", query: None, content_type: None, body: None };
+            let probe = Probe { name: "wrong method", strict: true, query: None, content_type: None, body: None };
             let who = if route.admin { Who::Admin } else { Who::Anonymous };
             let (status, headers, body) = send(&surface, who, method.clone(), &path, &probe).await.unwrap();
             let allow = headers.get(ALLOW).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
@@ -259,14 +373,73 @@ async fn the_token_endpoint_refuses_each_malformed_body_with_invalid_request() {
     }
 }
 
+/// A NUL inside HTTP Basic credentials (base64 hides it from header checks): `invalid_client`
+/// at every endpoint that authenticates clients.
+async fn basic_nul_failures(surface: &Surface) -> Vec<String> {
+    let mut failures = Vec::new();
+    for path in ["/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/device"] {
+        for pair in ["app\0x:secret", "app%00x:secret", "app:sec\0ret"] {
+            let response = http()
+                .post(surface.app.url(path))
+                .header(AUTHORIZATION, format!("Basic {}", Base64::encode_string(pair.as_bytes())))
+                .form(&[("grant_type", "client_credentials"), ("token", "x")])
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let body = response.text().await.unwrap();
+            if status != StatusCode::UNAUTHORIZED || !body.contains("\"invalid_client\"") {
+                failures.push(format!("POST {path} with Basic {pair:?}: {status} {body}"));
+            }
+        }
+    }
+    failures
+}
+
+#[tokio::test]
+async fn a_nul_in_basic_credentials_is_invalid_client() {
+    let surface = Surface::start().await;
+    report(&basic_nul_failures(&surface).await);
+}
+
+/// Path segments that do not decode to text, or decode to a NUL, on every kind of route.
+async fn path_failures(surface: &Surface) -> Vec<String> {
+    let mut failures = Vec::new();
+    let paths = [
+        "/%FF",
+        "/alice%00",
+        "/settings/organizations/%FF",
+        "/settings/organizations/a%00b",
+        "/settings/applications/a%00b",
+        "/api/v1/users/%FF",
+        "/api/v1/users/a%00b",
+        "/api/v1/apps/a%00b",
+        "/api/v1/orgs/a%00b/members",
+        "/badges/%00.svg",
+        "/avatars/%00.png",
+    ];
+    for path in paths {
+        for admin in [false, true] {
+            let mut request = surface.browser.http.get(surface.app.url(path));
+            if admin {
+                request = request.header(AUTHORIZATION, format!("Bearer {}", surface.admin_token));
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let body = response.text().await.unwrap();
+            if !status.is_client_error() {
+                failures.push(format!("GET {path}: {status}, not a 4xx"));
+            }
+            if let Some(problem) = judge(status, &body) {
+                failures.push(format!("GET {path}: {problem}"));
+            }
+        }
+    }
+    failures
+}
+
 #[tokio::test]
 async fn a_nul_or_invalid_utf8_path_segment_is_a_4xx_without_internal_text() {
     let surface = Surface::start().await;
-    for path in ["/%FF", "/alice%00", "/settings/organizations/%FF", "/api/v1/users/%FF", "/badges/%00.svg"] {
-        let response = surface.browser.get(&surface.app.url(path)).await;
-        let status = response.status();
-        let body = response.text().await.unwrap();
-        assert!(status.is_client_error(), "{path}: {status}");
-        assert_eq!(judge(status, &body), None, "{path}");
-    }
+    report(&path_failures(&surface).await);
 }

@@ -20,6 +20,8 @@ pub struct Route {
     pub methods: Vec<Method>,
     /// Part of the admin API (JSON bodies, bearer token).
     pub admin: bool,
+    /// Reads a request body (every page form may; an admin operation only if documented so).
+    pub takes_body: bool,
 }
 
 fn server_src() -> PathBuf {
@@ -101,7 +103,12 @@ pub fn routes() -> Vec<Route> {
         let call = balanced(&source[at + ".route(".len()..]);
         let (path, handler) = call.split_once(',').unwrap_or_else(|| panic!("unreadable route: {call}"));
         let pattern = resolve_path(path).unwrap_or_else(|| panic!("cannot resolve the route path {path}"));
-        let entry = by_path.entry(pattern.clone()).or_insert(Route { pattern, methods: Vec::new(), admin: false });
+        let entry = by_path.entry(pattern.clone()).or_insert(Route {
+            pattern,
+            methods: Vec::new(),
+            admin: false,
+            takes_body: true,
+        });
         entry.methods.extend(methods_of(handler));
     }
     for route in ROUTES {
@@ -110,11 +117,16 @@ pub fn routes() -> Vec<Route> {
             pattern: route.path.to_owned(),
             methods: Vec::new(),
             admin: true,
+            takes_body: false,
         });
         entry.methods.push(method);
+        entry.takes_body |= route.request.is_some();
     }
     let openapi = doorway_core::routes::ADMIN_OPENAPI.to_owned();
-    by_path.insert(openapi.clone(), Route { pattern: openapi, methods: vec![Method::GET], admin: true });
+    by_path.insert(
+        openapi.clone(),
+        Route { pattern: openapi, methods: vec![Method::GET], admin: true, takes_body: false },
+    );
     let mut routes: Vec<Route> = by_path.into_values().collect();
     for route in &mut routes {
         route.methods.dedup();
@@ -133,9 +145,51 @@ pub struct Surface {
     pub user_id: String,
 }
 
+/// A fresh database on the PostgreSQL server in `DOORWAY_TEST_POSTGRES` (scripts/test sets
+/// it), dropped by [`PgDatabase::finish`]: PostgreSQL refuses what SQLite stores (a NUL in a
+/// text column), so the matrix runs on both.
+pub struct PgDatabase {
+    pub url: String,
+    server: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub async fn create(test: &str) -> Option<Self> {
+        let Ok(server) = std::env::var("DOORWAY_TEST_POSTGRES") else {
+            eprintln!("skipping {test}: DOORWAY_TEST_POSTGRES is not set (scripts/test sets it)");
+            return None;
+        };
+        let server = server.trim_end_matches('/').to_owned();
+        let name = format!("doorway_test_{}", random_hex_id());
+        admin_sql(&server, &format!("CREATE DATABASE {name}")).await;
+        Some(Self { url: format!("{server}/{name}"), server, name })
+    }
+
+    pub async fn finish(self) {
+        admin_sql(&self.server, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await;
+    }
+}
+
+async fn admin_sql(server: &str, sql: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+}
+
 impl Surface {
     pub async fn start() -> Self {
-        let app = spawn_app().await;
+        Self::start_with(spawn_app().await).await
+    }
+
+    /// The same surface on a PostgreSQL database.
+    pub async fn start_on(database_url: &str) -> Self {
+        let url = database_url.to_owned();
+        Self::start_with(spawn_app_with(move |config| config.database_url = url).await).await
+    }
+
+    async fn start_with(app: TestApp) -> Self {
         let user = app.create_user("alice").await;
         let client = app.confidential_client().await;
         let admin_token = random_token("dwa_");

@@ -67,10 +67,22 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         if bytes != b"{}" && json != Some(true) {
             return Err(ApiError::unsupported_media_type());
         }
-        serde_json::from_slice(bytes).map(Self).map_err(|err| match err.classify() {
-            serde_json::error::Category::Data => ApiError::invalid(err.to_string()),
-            _ => ApiError::bad_request(format!("the body is not valid JSON: {err}")),
-        })
+        let value: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|err| ApiError::bad_request(format!("the body is not valid JSON: {err}")))?;
+        // PostgreSQL cannot store a NUL in text: refused here rather than failing a query.
+        if has_nul(&value) {
+            return Err(ApiError::invalid("a string in the body contains a NUL character"));
+        }
+        serde_json::from_value(value).map(Self).map_err(|err| ApiError::invalid(err.to_string()))
+    }
+}
+
+fn has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
     }
 }
 
@@ -82,6 +94,10 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // PostgreSQL cannot compare text with a NUL in it: refused before any lookup.
+        if parts.uri.path().contains("%00") {
+            return Err(ApiError::bad_request("the path is not valid: a segment contains a NUL character"));
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(Self(value)),
             Err(_) => Err(ApiError::bad_request("the path is not valid: a segment does not decode to UTF-8 text")),

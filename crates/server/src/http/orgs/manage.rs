@@ -11,7 +11,7 @@ use axum_extra::extract::CookieJar;
 use doorway_core::model::Org;
 use doorway_core::routes;
 use doorway_core::types::OrgRole;
-use doorway_store::{InviteOutcome, MemberChange};
+use doorway_store::{InviteOutcome, MemberChange, ORG_INVITATION_TTL};
 use minijinja::context;
 use serde::Deserialize;
 
@@ -19,6 +19,7 @@ use super::org_picture;
 use crate::http::form::TypedQuery;
 use crate::http::account::login_then;
 use crate::http::error::PageError;
+use crate::http::settings::Moment;
 use crate::http::form::{PageForm, PagePath};
 use crate::http::session::{CurrentUser, MaybeUser, check_csrf, csrf_token};
 use crate::state::{AppState, now};
@@ -67,12 +68,18 @@ pub async fn list(
             }
         })
         .collect();
+    let now = now();
     let invitations: Vec<_> = state
         .store
-        .user_org_invitations(&current.user.id)
+        .user_org_invitations(&current.user.id, now)
         .await?
         .into_iter()
-        .map(|i| context! { name => &i.org.name, title => i.org.title(), role => i.role.as_str() })
+        .map(|i| {
+            context! {
+                name => &i.org.name, title => i.org.title(), role => i.role.as_str(),
+                expires => ser(Moment::new(i.expires_at, now)),
+            }
+        })
         .collect();
     let (jar, csrf) = csrf_token(&state, jar);
     let html = state.ui.render(
@@ -107,6 +114,17 @@ pub async fn answer_invitation(
     let user_id = &current.user.id;
     let notice = match form.decision.as_str() {
         "accept" if state.store.accept_org_invitation(&org.id, user_id, now()).await? => "accepted",
+        "accept" if state.store.org_invitation_expired(&org.id, user_id, now()).await? => {
+            return Err(PageError::new(
+                StatusCode::GONE,
+                "This invitation has expired",
+                format!(
+                    "Invitations to an organization are valid for {} days. Ask an admin of {} to invite you again.",
+                    ORG_INVITATION_TTL / 86_400,
+                    org.title()
+                ),
+            ));
+        }
         "decline" if state.store.delete_org_invitation(&org.id, user_id).await? => "declined",
         "accept" | "decline" => return Err(PageError::bad_request("There is no invitation to answer.")),
         _ => return Err(PageError::bad_request("Choose Accept or Decline.")),
@@ -158,10 +176,10 @@ async fn render_manage(
     let invitations: Vec<_> = if role == OrgRole::Admin {
         state
             .store
-            .org_invitations(&org.id)
+            .org_invitations(&org.id, now())
             .await?
             .into_iter()
-            .map(|i| context! { username => i.username, role => i.role.as_str() })
+            .map(|i| context! { username => i.username, role => i.role.as_str(), expires => ser(Moment::new(i.expires_at, now())) })
             .collect()
     } else {
         Vec::new()

@@ -53,7 +53,8 @@ pub async fn list(
     let events: Vec<_> = entries
         .into_iter()
         .map(|e| {
-            let by_admin = e.actor_token_id.is_some();
+            // An admin API token, or an operator at the command line (`doorway users …`).
+            let by_admin = e.actor_token_id.is_some() || e.detail.get("via").and_then(|v| v.as_str()) == Some("cli");
             let app = e.client_id.clone();
             let reason = e.detail.get("reason").and_then(|r| r.as_str()).map(str::to_owned);
             context! {

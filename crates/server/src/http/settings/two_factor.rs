@@ -14,10 +14,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Moment, page};
-use crate::http::form::TypedQuery;
 use crate::audit::{self, Event, Origin, kind};
 use crate::http::error::PageError;
 use crate::http::form::PageForm;
+use crate::http::form::TypedQuery;
 use crate::http::session::{MaybeUser, check_csrf, csrf_token};
 use crate::http::two_factor::{check_totp, new_recovery_codes, open_secret, seal_label, totp_for};
 use crate::state::{AppState, now};
