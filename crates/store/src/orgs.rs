@@ -396,13 +396,12 @@ impl Store {
                       ON CONFLICT (org_id, user_id) DO NOTHING";
         on_writer!(self, |pool| {
             let mut tx = sqlx::Connection::begin(pool).await?;
-            let taken: Option<String> =
-                sqlx::query_scalar(take)
-                    .bind(org_id)
-                    .bind(user_id)
-                    .bind(now - ORG_INVITATION_TTL)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let taken: Option<String> = sqlx::query_scalar(take)
+                .bind(org_id)
+                .bind(user_id)
+                .bind(now - ORG_INVITATION_TTL)
+                .fetch_optional(&mut *tx)
+                .await?;
             let Some(taken) = taken else {
                 tx.rollback().await?;
                 return Ok(false);

@@ -50,7 +50,8 @@ impl Store {
         other +=
             run("DELETE FROM email_outbox WHERE status <> 'pending' AND created_at < $1", now - 7 * 86_400).await?;
         // Organization invitations nobody answered within their validity (14 days).
-        other += run("DELETE FROM org_invitations WHERE created_at <= $1", now - crate::orgs::ORG_INVITATION_TTL).await?;
+        other +=
+            run("DELETE FROM org_invitations WHERE created_at <= $1", now - crate::orgs::ORG_INVITATION_TTL).await?;
         other += run(
             "DELETE FROM session_clients WHERE created_at < $1 AND sid NOT IN (SELECT sid FROM sessions WHERE sid IS NOT NULL)",
             now - 86_400,

@@ -129,7 +129,8 @@ pub(crate) async fn audit(
     extra: serde_json::Value,
 ) {
     let mut detail = serde_json::json!({ "via": "cli", "command": command });
-    if let Some(os_user) = std::env::var("USER").ok().map(|u| u.chars().filter(|c| !c.is_control()).take(64).collect::<String>())
+    if let Some(os_user) =
+        std::env::var("USER").ok().map(|u| u.chars().filter(|c| !c.is_control()).take(64).collect::<String>())
         && !os_user.is_empty()
     {
         detail["os_user"] = serde_json::json!(os_user);

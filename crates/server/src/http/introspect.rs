@@ -1,6 +1,6 @@
 //! Token introspection (RFC 7662) for confidential clients (resource servers). Anything
-//! unknown, revoked, rotated out, expired, or belonging to a disabled user is `active: false`,
-//! with nothing else said about it.
+//! unknown, revoked, rotated out, expired, belonging to a disabled user, or to a person who left
+//! the organization the app is restricted to is `active: false`, with nothing else said about it.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -72,6 +72,9 @@ async fn handle(
         });
         if t.user_id.is_some() {
             match user.filter(|u| !u.disabled) {
+                Some(user) if crate::http::orgs::left_the_apps_org(state, &t.client_id, &user.id).await? => {
+                    return Ok(Some(inactive.clone()));
+                }
                 Some(user) => {
                     body["sub"] = json!(user.sub);
                     body["username"] = json!(user.username);
@@ -91,6 +94,9 @@ async fn handle(
             return Ok(Some(inactive.clone()));
         }
         match user.filter(|u| !u.disabled) {
+            Some(user) if crate::http::orgs::left_the_apps_org(state, &t.client_id, &user.id).await? => {
+                Ok(Some(inactive.clone()))
+            }
             Some(user) => Ok(Some(json!({
                 "active": true,
                 "scope": t.scope.to_string(),

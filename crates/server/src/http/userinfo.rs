@@ -109,7 +109,7 @@ pub async fn userinfo(State(state): State<AppState>, req: Request) -> Response {
     };
     // An app restricted to one organization's members: a person who left it keeps no access
     // through tokens issued before (RFC 6750 §3.1: the token no longer authorizes this).
-    match former_member(&state, &record.client_id, &user.id).await {
+    match crate::http::orgs::left_the_apps_org(&state, &record.client_id, &user.id).await {
         Ok(false) => {}
         Ok(true) => return invalid_token("the user is no longer a member of the organization this app admits"),
         Err(err) => return bearer_error(store_error(&err), "Bearer realm=\"doorway\""),
@@ -124,14 +124,4 @@ pub async fn userinfo(State(state): State<AppState>, req: Request) -> Response {
         serde_json::Value::Object(claims).to_string(),
     )
         .into_response()
-}
-
-/// Whether app `client_id` is restricted to an organization (`authorized_org`) that `user_id`
-/// no longer belongs to. The app comes from the store's cache; only a restricted app costs a
-/// query.
-async fn former_member(state: &AppState, client_id: &str, user_id: &str) -> Result<bool, doorway_store::StoreError> {
-    match state.store.find_client(client_id).await? {
-        Some(client) => Ok(!crate::http::orgs::may_sign_in(state, &client, user_id).await?),
-        None => Ok(false),
-    }
 }

@@ -1,7 +1,8 @@
 //! An app restricted to one organization's members (`authorized_org`): leaving the org ends
 //! what the person's earlier sign-in gave the app. RFC 6749 §5.2 `invalid_grant` at refresh
-//! (and the family revoked), the same for a device code approved before leaving, and RFC 6750
-//! §3.1 `invalid_token` at userinfo. The `orgs` claim at refresh follows current membership.
+//! (and the family revoked), the same for a device code approved before leaving, RFC 6750 §3.1
+//! `invalid_token` at userinfo and `active: false` at introspection. The `orgs` claim at
+//! refresh follows current membership.
 
 use doorway_core::model::ClientKind;
 use doorway_core::oauth::grant::GrantTypes;
@@ -30,6 +31,18 @@ async fn refresh(app: &TestApp, client: &TestClient, refresh_token: &str) -> (u1
         .await
         .unwrap();
     (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
+    let response = reqwest::Client::new()
+        .post(app.url("/oauth/introspect"))
+        .basic_auth(&client.client_id, client.secret.as_deref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
 }
 
 /// carol, a reader in acme, signs in to `client` and gets tokens.
@@ -80,7 +93,7 @@ async fn a_refresh_after_leaving_the_apps_organization_is_invalid_grant_and_ends
 }
 
 #[tokio::test]
-async fn userinfo_refuses_the_access_token_of_a_person_who_left_the_apps_organization() {
+async fn userinfo_and_introspection_refuse_the_tokens_of_a_person_who_left_the_apps_organization() {
     let app = spawn_app().await;
     let alice = app.create_user("alice").await;
     let carol = app.create_user("carol").await;
@@ -89,10 +102,16 @@ async fn userinfo_refuses_the_access_token_of_a_person_who_left_the_apps_organiz
     let client = restrict(&app, app.confidential_client().await, "acme").await;
     let tokens = carol_tokens(&app, &client).await;
     let access_token = tokens["access_token"].as_str().unwrap();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
     let userinfo = || reqwest::Client::new().get(app.url("/oauth/userinfo")).bearer_auth(access_token).send();
     assert_eq!(userinfo().await.unwrap().status(), 200);
+    assert_eq!(introspect(&app, &client, access_token).await["active"], true);
+    assert_eq!(introspect(&app, &client, refresh_token).await["active"], true);
 
     app.store.remove_org_member(&acme.id, &carol.id).await.unwrap();
+    // RFC 7662 §2.2: a resource server asking is told the tokens are no longer active.
+    assert_eq!(introspect(&app, &client, access_token).await, serde_json::json!({ "active": false }));
+    assert_eq!(introspect(&app, &client, refresh_token).await, serde_json::json!({ "active": false }));
     let refused = userinfo().await.unwrap();
     assert_eq!(refused.status(), 401);
     let challenge = refused.headers()["www-authenticate"].to_str().unwrap().to_owned();

@@ -155,6 +155,16 @@ pub async fn may_sign_in(state: &AppState, client: &Client, user_id: &str) -> Re
     }
 }
 
+/// Whether app `client_id` is restricted to an organization (`authorized_org`) that `user_id`
+/// no longer belongs to: their tokens for it then count for nothing (userinfo, introspection).
+/// The app comes from the store's cache; only a restricted app costs a query.
+pub async fn left_the_apps_org(state: &AppState, client_id: &str, user_id: &str) -> Result<bool, StoreError> {
+    match state.store.find_client(client_id).await? {
+        Some(client) => Ok(!may_sign_in(state, &client, user_id).await?),
+        None => Ok(false),
+    }
+}
+
 /// The page for a person an org-restricted app does not admit: it says why, and its button
 /// takes the browser back to the app with `access_denied` (the redirect URI is verified).
 pub fn restricted_page(state: &AppState, client: &Client, denied: &RedirectError) -> Result<Response, PageError> {

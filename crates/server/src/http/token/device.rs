@@ -64,7 +64,9 @@ async fn issue(state: &AppState, client: &Client, code: &DeviceCode, now: i64) -
     // left since: RFC 6749 §5.2, the grant is no longer valid.
     if !crate::http::orgs::may_sign_in(state, client, &user.id).await? {
         let org = client.authorized_org.as_deref().unwrap_or_default().trim();
-        return Err(OAuthError::invalid_grant(format!("the user is no longer a member of the organization {org}")).into());
+        return Err(
+            OAuthError::invalid_grant(format!("the user is no longer a member of the organization {org}")).into()
+        );
     }
     let access_token = PendingAccessToken::new(state, client);
     let refresh_token = client.grant_types.allows(GrantType::RefreshToken).then(|| random_token(REFRESH_PREFIX));
