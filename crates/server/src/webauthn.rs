@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use webauthn_rs::prelude::{Url, Uuid, Webauthn, WebauthnBuilder};
 
 use crate::config::Config;
+use crate::keys::Keys;
 
 /// How long a ceremony may take from start to finish (WebAuthn's recommended timeout for a
 /// person to find and unlock their authenticator is five minutes).
@@ -68,6 +69,43 @@ pub async fn stash<T: Serialize>(
     let json = serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     store.stash_passkey_ceremony(&hash_secret(&id), purpose, user_id, &json, now + CEREMONY_TTL).await?;
     Ok(id)
+}
+
+/// A passkey sign-in ceremony as the browser carries it between start and finish.
+///
+/// Sign-in is unauthenticated and the login page starts a ceremony on every view (for the
+/// browser's autofill), so its state is not stored: it travels sealed (AEAD: neither readable
+/// nor alterable, so the user-verification policy cannot be weakened) with its expiry, under a
+/// label bound to the browser's CSRF cookie, so a ceremony taken from one browser does not
+/// finish in another. A flood of starts writes nothing. Single use is enforced at the finish
+/// (see [`Store::mark_passkey_sign_in_used`]), once an assertion has verified.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SealedSignIn<T> {
+    expires_at: i64,
+    state: T,
+}
+
+fn sign_in_label(binding: &str) -> String {
+    format!("passkey-sign-in:{}", hash_secret(binding))
+}
+
+/// Seals a sign-in ceremony's `state` for the browser whose CSRF cookie is `binding`.
+pub fn seal_sign_in<T: Serialize>(keys: &Keys, binding: &str, state: &T, now: i64) -> Option<String> {
+    use base64ct::Encoding;
+    let json = serde_json::to_vec(&SealedSignIn { expires_at: now + CEREMONY_TTL, state }).ok()?;
+    let sealed = keys.seal(&sign_in_label(binding), &json).ok()?;
+    Some(base64ct::Base64UrlUnpadded::encode_string(&sealed))
+}
+
+/// Opens a sign-in ceremony sealed by [`seal_sign_in`] for the same browser, if it has not
+/// expired at `now`: its state and expiry. Anything else (forged, altered, another browser's,
+/// expired) is `None`, all the same to the caller.
+pub fn open_sign_in<T: DeserializeOwned>(keys: &Keys, binding: &str, token: &str, now: i64) -> Option<(T, i64)> {
+    use base64ct::Encoding;
+    let sealed = base64ct::Base64UrlUnpadded::decode_vec(token).ok()?;
+    let json = keys.open(&sign_in_label(binding), &sealed).ok()?;
+    let opened: SealedSignIn<T> = serde_json::from_slice(&json).ok()?;
+    (opened.expires_at > now).then_some((opened.state, opened.expires_at))
 }
 
 /// What [`take`] found.

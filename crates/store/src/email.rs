@@ -132,9 +132,20 @@ impl Store {
 
     /// Records a failed attempt: retried at `next_attempt_at`, or given up (`failed`).
     pub async fn mark_email_failed(&self, id: &str, error: &str, next_attempt_at: Option<i64>) -> Result<()> {
-        let sql = "UPDATE email_outbox SET status = $1, attempts = attempts + 1, next_attempt_at = $2, \
-                   locked_until = NULL, last_error = $3 WHERE id = $4";
-        let status = if next_attempt_at.is_some() { "pending" } else { "failed" };
+        // A message given up is never sent: its body (a live link) is blanked like a sent one's,
+        // so the table holds no usable link for the week until the purge.
+        let (sql, status) = match next_attempt_at {
+            Some(_) => (
+                "UPDATE email_outbox SET status = $1, attempts = attempts + 1, next_attempt_at = $2, \
+                 locked_until = NULL, last_error = $3 WHERE id = $4",
+                "pending",
+            ),
+            None => (
+                "UPDATE email_outbox SET status = $1, attempts = attempts + 1, next_attempt_at = $2, \
+                 locked_until = NULL, last_error = $3, body_text = '', body_html = NULL WHERE id = $4",
+                "failed",
+            ),
+        };
         execute!(self, |pool| {
             sqlx::query(sql).bind(status).bind(next_attempt_at.unwrap_or(0)).bind(error).bind(id).execute(pool).await
         })?;
@@ -216,6 +227,17 @@ impl Store {
     pub async fn retire_email_tokens(&self, user_id: &str, purpose: EmailPurpose, now: i64) -> Result<u64> {
         let sql = "UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL";
         Ok(execute!(self, |pool| sqlx::query(sql).bind(now).bind(user_id).bind(purpose.as_str()).execute(pool).await)?)
+    }
+
+    /// Retires every unused verification link for an address other than `current_email`: a
+    /// change of address someone started is cancelled (a new password must leave whoever knew
+    /// the old one no way to take the account's mail). A link for the current address stays.
+    pub async fn retire_email_changes(&self, user_id: &str, current_email: &str, now: i64) -> Result<u64> {
+        let sql = "UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = 'verify' \
+                   AND used_at IS NULL AND LOWER(email) <> $3";
+        Ok(execute!(self, |pool| {
+            sqlx::query(sql).bind(now).bind(user_id).bind(current_email.to_ascii_lowercase()).execute(pool).await
+        })?)
     }
 
     /// The address waiting for verification (the newest live verify link), whatever it is.

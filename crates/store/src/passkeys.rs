@@ -129,6 +129,24 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a passkey sign-in ceremony (whose state the browser carried, sealed) as used, until
+    /// `expires_at`: `true` for exactly one caller, so an assertion that verified cannot be
+    /// replayed, even concurrently. Kept as an `authenticate` row without state, purged with
+    /// the others once expired.
+    pub async fn mark_passkey_sign_in_used(&self, id_hash: &str, expires_at: i64) -> Result<bool> {
+        let sql = "INSERT INTO passkey_ceremonies (id_hash, purpose, user_id, state, expires_at) \
+                   VALUES ($1, 'authenticate', NULL, '', $2) ON CONFLICT (id_hash) DO NOTHING";
+        let done = execute!(self, |pool| sqlx::query(sql).bind(id_hash).bind(expires_at).execute(pool).await)?;
+        Ok(done == 1)
+    }
+
+    /// How many ceremony rows are kept (started registrations and used sign-ins): what a
+    /// flood of unauthenticated requests must not be able to grow.
+    pub async fn count_passkey_ceremonies(&self) -> Result<i64> {
+        let sql = "SELECT COUNT(*) FROM passkey_ceremonies";
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql).fetch_one(pool).await)?)
+    }
+
     /// Deletes and returns the ceremony, if there is one of this purpose that has not expired
     /// as of `now`. An expired one is deleted all the same; a second call finds nothing.
     pub async fn take_passkey_ceremony(

@@ -117,3 +117,36 @@ async fn a_verified_address_replaces_the_old_one_unless_another_account_holds_it
         backend.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_new_password_cancels_a_pending_change_but_not_the_current_address_link() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let user = store.create_user(new_user("carol"), 0).await.unwrap();
+        // A link for the account's own (unverified) address, and one for an intruder's address.
+        store.create_email_token("own", EmailPurpose::Verify, &user.id, "Carol@Example.com", 100, 3600).await.unwrap();
+        store.create_email_token("evil", EmailPurpose::Verify, &user.id, "x@evil.example", 101, 3600).await.unwrap();
+        // (the newer link retired the older; bring the own-address one back to test both)
+        store.create_email_token("own2", EmailPurpose::Verify, &user.id, "carol@example.com", 102, 3600).await.unwrap();
+        assert_eq!(store.retire_email_changes(&user.id, "carol@example.com", 103).await.unwrap(), 0);
+        store.create_email_token("evil2", EmailPurpose::Verify, &user.id, "x@evil.example", 104, 3600).await.unwrap();
+        assert_eq!(store.retire_email_changes(&user.id, "carol@example.com", 105).await.unwrap(), 1);
+        assert!(store.find_email_token("evil2", EmailPurpose::Verify, 106).await.unwrap().is_none());
+        assert_eq!(store.pending_email(&user.id, 106).await.unwrap(), None);
+        backend.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_message_given_up_loses_its_body_with_the_link() {
+    for backend in backends().await {
+        let store = &backend.store;
+        store.enqueue_email(&message("m1"), 0).await.unwrap();
+        store.mark_email_failed("m1", "452 busy", Some(10)).await.unwrap();
+        assert_eq!(store.list_emails(10).await.unwrap()[0].body_text, message("m1").text);
+        store.mark_email_failed("m1", "550 no such mailbox", None).await.unwrap();
+        let failed = &store.list_emails(10).await.unwrap()[0];
+        assert_eq!((failed.status.as_str(), failed.body_text.as_str()), ("failed", ""));
+        backend.finish().await;
+    }
+}

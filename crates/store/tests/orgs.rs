@@ -211,3 +211,41 @@ async fn org_grants_belong_to_the_consent_and_to_membership() {
         backend.finish().await;
     }
 }
+
+#[tokio::test]
+async fn invitations_expire_after_fourteen_days_and_are_purged() {
+    use doorway_store::ORG_INVITATION_TTL;
+    for backend in backends().await {
+        let store = &backend.store;
+        let (alice, bob, carol) = (user(store, "alice").await, user(store, "bob").await, user(store, "carol").await);
+        let org = store.create_org(&new_org("acme"), &alice.id, 5).await.unwrap();
+        store.invite_to_org(&org.id, &bob.id, OrgRole::Read, &alice.id, 100).await.unwrap();
+        store.invite_to_org(&org.id, &carol.id, OrgRole::Read, &alice.id, 200).await.unwrap();
+        let expiry = 100 + ORG_INVITATION_TTL;
+        let waiting = store.user_org_invitations(&bob.id, expiry - 1).await.unwrap();
+        assert_eq!((waiting.len(), waiting[0].expires_at), (1, expiry));
+
+        // At its expiry: hidden, not acceptable, and known as expired.
+        assert!(store.user_org_invitations(&bob.id, expiry).await.unwrap().is_empty());
+        let listed: Vec<_> =
+            store.org_invitations(&org.id, expiry).await.unwrap().into_iter().map(|i| i.username).collect();
+        assert_eq!(listed, vec!["carol".to_owned()]);
+        assert!(!store.accept_org_invitation(&org.id, &bob.id, expiry).await.unwrap());
+        assert!(store.org_invitation_expired(&org.id, &bob.id, expiry).await.unwrap());
+        assert!(!store.org_invitation_expired(&org.id, &carol.id, expiry).await.unwrap());
+
+        // Inviting again renews it.
+        store.invite_to_org(&org.id, &bob.id, OrgRole::Write, &alice.id, expiry).await.unwrap();
+        assert_eq!(
+            store.user_org_invitations(&bob.id, expiry).await.unwrap()[0].expires_at,
+            expiry + ORG_INVITATION_TTL
+        );
+
+        // The purge deletes expired ones only.
+        store.purge_expired(200 + ORG_INVITATION_TTL, 0).await.unwrap();
+        assert!(!store.org_invitation_expired(&org.id, &carol.id, i64::MAX / 2).await.unwrap(), "carol's is gone");
+        assert!(store.accept_org_invitation(&org.id, &bob.id, expiry + 1).await.unwrap(), "bob's renewed one stays");
+        assert_eq!(store.org_role(&org.id, &bob.id).await.unwrap(), Some(OrgRole::Write));
+        backend.finish().await;
+    }
+}

@@ -128,6 +128,18 @@ pub(crate) async fn audit(
     client_id: Option<&str>,
     extra: serde_json::Value,
 ) {
+    audit_as(store, crate::audit::kind::ADMIN_WRITE, command, user_id, client_id, extra).await;
+}
+
+/// [`audit`] with an event kind of its own (e.g. `two_factor.reset`).
+pub(crate) async fn audit_as(
+    store: &Store,
+    kind: &'static str,
+    command: &str,
+    user_id: Option<&str>,
+    client_id: Option<&str>,
+    extra: serde_json::Value,
+) {
     let mut detail = serde_json::json!({ "via": "cli", "command": command });
     if let Some(os_user) =
         std::env::var("USER").ok().map(|u| u.chars().filter(|c| !c.is_control()).take(64).collect::<String>())
@@ -138,7 +150,7 @@ pub(crate) async fn audit(
     if let (Some(detail), serde_json::Value::Object(extra)) = (detail.as_object_mut(), extra) {
         detail.extend(extra);
     }
-    let mut event = crate::audit::Event::new(crate::audit::kind::ADMIN_WRITE).detail(detail);
+    let mut event = crate::audit::Event::new(kind).detail(detail);
     if let Some(user_id) = user_id {
         event = event.user(user_id);
     }

@@ -157,23 +157,11 @@ pub async fn run(store: &Store, cmd: UsersCommand) -> anyhow::Result<()> {
         }
         UsersCommand::ResetTwoFactor { username, json } => {
             let user = find(store, &username).await?;
-            let now = now();
             let removed = store.disable_totp(&user.id).await?;
             if removed {
                 // The person sees in their security log that an operator did this.
-                let entry = doorway_store::AuditEntry {
-                    id: crate::audit::event_id(),
-                    at: now,
-                    kind: crate::audit::kind::TWO_FACTOR_RESET.to_owned(),
-                    user_id: Some(user.id.clone()),
-                    actor_user_id: None,
-                    actor_token_id: None,
-                    client_id: None,
-                    ip: None,
-                    user_agent: None,
-                    detail: json!({ "by": "cli" }),
-                };
-                store.record_audit(&entry).await?;
+                let kind = crate::audit::kind::TWO_FACTOR_RESET;
+                super::audit_as(store, kind, "users reset-two-factor", Some(&user.id), None, json!({})).await;
             }
             report(json, &user, if removed { "two-factor reset" } else { "two-factor was not enabled" }, None)
         }

@@ -20,11 +20,11 @@ use minijinja::context;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::form::TypedQuery;
 use crate::audit::{self, Event, Origin, kind};
 use crate::email::links::{self, VerifyReason};
 use crate::http::error::PageError;
 use crate::http::form::PageForm;
+use crate::http::form::TypedQuery;
 use crate::http::session::{MaybeUser, check_csrf, csrf_token};
 use crate::state::{AppState, now};
 use crate::throttle::{self, Bucket, Locked, PeerIp};
@@ -33,6 +33,9 @@ use crate::ui::ser;
 /// One verification message per minute per person (resend and change together): the button
 /// cannot be used to flood an inbox.
 const SEND_POLICY: AttemptPolicy = AttemptPolicy { max_attempts: 1, window: 60, lockout: 60 };
+/// Five an hour to one address, over all accounts: without it, accounts signed up with a
+/// victim's address (or changing to it) could each mail it once a minute.
+const ADDRESS_POLICY: AttemptPolicy = AttemptPolicy { max_attempts: 5, window: 3600, lockout: 3600 };
 
 /// The page of a link that is used, expired, replaced or made up: a 410, never a 500.
 pub(crate) fn link_gone() -> PageError {
@@ -85,10 +88,14 @@ pub async fn email_page(
     render_email_page(&state, jar, &current.user, query.sent.is_some(), Vec::new(), StatusCode::OK).await
 }
 
-/// Spends the person's one message a minute, or says when the next may go.
-async fn reserve_send(state: &AppState, user: &User) -> Result<Result<(), Locked>, PageError> {
-    let bucket = [Bucket::new(throttle::EMAIL_SEND, &user.id, SEND_POLICY)];
-    Ok(throttle::reserve(&state.store, &bucket, now()).await?)
+/// Spends the person's one message a minute and one of the address's five an hour, or says
+/// when the next may go. (Keys: a user id, or "to:" and an address; neither can be the other.)
+async fn reserve_send(state: &AppState, user: &User, to: &str) -> Result<Result<(), Locked>, PageError> {
+    let buckets = [
+        Bucket::new(throttle::EMAIL_SEND, &user.id, SEND_POLICY),
+        Bucket::new(throttle::EMAIL_SEND, &format!("to:{}", to.to_ascii_lowercase()), ADDRESS_POLICY),
+    ];
+    Ok(throttle::reserve(&state.store, &buckets, now()).await?)
 }
 
 async fn too_many(state: &AppState, jar: CookieJar, user: &User, locked: &Locked) -> Result<Response, PageError> {
@@ -157,7 +164,7 @@ pub async fn change_email(
         let errors = vec!["An account with this email address already exists.".to_owned()];
         return render_email_page(&state, jar, &user, false, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    if let Err(locked) = reserve_send(&state, &user).await? {
+    if let Err(locked) = reserve_send(&state, &user, email.as_str()).await? {
         return too_many(&state, jar, &user, &locked).await;
     }
     let reason = if same { VerifyReason::Resend } else { VerifyReason::Change };
@@ -193,7 +200,7 @@ pub async fn resend(
             return render_email_page(&state, jar, &user, false, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    if let Err(locked) = reserve_send(&state, &user).await? {
+    if let Err(locked) = reserve_send(&state, &user, &target).await? {
         return too_many(&state, jar, &user, &locked).await;
     }
     links::send_verification(&state, &origin, &user, &target, VerifyReason::Resend).await?;
@@ -206,19 +213,49 @@ pub struct TokenQuery {
     token: String,
 }
 
-/// The mailed link: a page with one button. The link is checked (so a dead one says so at
-/// once) but not used until the button is pressed.
+/// The page refusing a link of another account than the one signed in: whoever holds that
+/// session is not the account's owner, so confirming would hand a stranger's account this
+/// address (someone types a victim's address into their own account and waits for a click).
+fn other_account() -> PageError {
+    PageError::new(
+        StatusCode::CONFLICT,
+        "This link is for another account",
+        "You are signed in to a different account than the one that asked to use this address. \
+         If you did not ask for it, ignore the message; otherwise sign out and open the link again.",
+    )
+}
+
+/// The live link's particulars and its account, or the 410 page; refused with a 409 while
+/// signed in as someone else.
+async fn live_link(
+    state: &AppState,
+    token: &str,
+    signed_in: Option<&User>,
+) -> Result<(doorway_store::EmailToken, User), PageError> {
+    let found = state.store.find_email_token(&hash_secret(token), EmailPurpose::Verify, now()).await?;
+    let Some(found) = found else { return Err(link_gone()) };
+    let Some(owner) = state.store.find_user(&found.user_id).await? else { return Err(link_gone()) };
+    if signed_in.is_some_and(|user| user.id != owner.id) {
+        return Err(other_account());
+    }
+    Ok((found, owner))
+}
+
+/// The mailed link: a page with one button, naming the account the address would belong to.
+/// The link is checked (so a dead one says so at once) but not used until the button is
+/// pressed.
 pub async fn verify_page(
     State(state): State<AppState>,
     jar: CookieJar,
+    MaybeUser(user): MaybeUser,
     TypedQuery(query): TypedQuery<TokenQuery>,
 ) -> Result<Response, PageError> {
-    let found = state.store.find_email_token(&hash_secret(&query.token), EmailPurpose::Verify, now()).await?;
-    let Some(found) = found else { return Err(link_gone()) };
+    let (found, owner) = live_link(&state, &query.token, user.as_ref().map(|u| &u.user)).await?;
     let (jar, csrf) = csrf_token(&state, jar);
-    let html = state
-        .ui
-        .render("email_verify.html", context! { csrf_token => csrf, token => query.token, email => found.email })?;
+    let html = state.ui.render(
+        "email_verify.html",
+        context! { csrf_token => csrf, token => query.token, email => found.email, username => owner.username },
+    )?;
     Ok(page(jar, StatusCode::OK, html))
 }
 
@@ -233,10 +270,13 @@ pub struct VerifyForm {
 pub async fn verify(
     State(state): State<AppState>,
     jar: CookieJar,
+    MaybeUser(signed_in): MaybeUser,
     origin: Origin,
     PageForm(form): PageForm<VerifyForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, form.csrf_token.as_deref())?;
+    // Checked before the link is used up, so the owner can still use it.
+    live_link(&state, &form.token, signed_in.as_ref().map(|u| &u.user)).await?;
     let now = now();
     let consumed = state.store.consume_email_token(&hash_secret(&form.token), EmailPurpose::Verify, now).await?;
     let Some(token) = consumed else { return Err(link_gone()) };
@@ -255,6 +295,9 @@ pub async fn verify(
     let changed = !token.email.eq_ignore_ascii_case(&user.email);
     audit::record(&state, &origin, Event::new(kind::EMAIL_VERIFIED).user(&user.id), now).await;
     if changed {
+        // Reset links went to the old address: whoever keeps that mailbox (often the reason
+        // for the change) must not get the account back through one.
+        state.store.retire_email_tokens(&user.id, EmailPurpose::Reset, now).await?;
         audit::record(&state, &origin, Event::new(kind::EMAIL_CHANGED).user(&user.id), now).await;
     }
     tracing::info!(target: "security", event = "email_verified", user_id = %user.id, changed, "email address verified");

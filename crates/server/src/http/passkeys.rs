@@ -11,6 +11,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
+use doorway_core::secrets::hash_secret;
 use doorway_store::{CeremonyPurpose, StoreError, StoredPasskey};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -90,12 +91,32 @@ fn relying_party(state: &AppState) -> Result<Webauthn, ApiError> {
     rp::relying_party(&state.config).ok_or_else(ApiError::unavailable)
 }
 
+/// A passkey signs in alone, so adding one needs a recent sign-in (see
+/// [`crate::http::two_factor::RECENT_SIGN_IN`]): a stolen or forgotten session cannot plant a
+/// way back in that outlives it.
+fn recent_sign_in(session: &doorway_core::model::Session) -> Result<(), ApiError> {
+    if crate::http::two_factor::signed_in_recently(session, now()) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "reauthentication_required",
+        "For your security, sign in again before adding a passkey.",
+    ))
+}
+
 /// The double-submit check with the token from the `X-CSRF-Token` header.
 fn csrf(state: &AppState, jar: &CookieJar, headers: &HeaderMap) -> Result<(), ApiError> {
     let presented = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
     check_csrf(state, jar, presented).map_err(|_| {
         ApiError::new(StatusCode::FORBIDDEN, "invalid_csrf_token", "The page is out of date. Reload it and try again.")
     })
+}
+
+/// What a sign-in ceremony is bound to: the browser's CSRF cookie (empty when absent, which
+/// `csrf` refuses before any ceremony is sealed or opened).
+fn csrf_binding(state: &AppState, jar: &CookieJar) -> String {
+    jar.get(crate::http::session::names(state).csrf).map(|c| c.value().to_owned()).unwrap_or_default()
 }
 
 /// The request body, or a 400 that says why it is not JSON of the expected shape.
@@ -129,6 +150,7 @@ pub async fn register_start(
     let Some(current) = user else {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "login_required", "Sign in to add a passkey."));
     };
+    recent_sign_in(&current.session)?;
     let user = &current.user;
     let existing = state.store.list_passkeys(&user.id).await?;
     if existing.len() >= MAX_PER_USER {
@@ -179,6 +201,7 @@ pub async fn register_finish(
     let Some(current) = user else {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "login_required", "Sign in to add a passkey."));
     };
+    recent_sign_in(&current.session)?;
     let form: RegisterFinish = body(raw)?;
     let name = parse_name(&form.name).map_err(|e| ApiError::bad_request("invalid_name", e))?;
     let now = now();
@@ -243,7 +266,10 @@ pub async fn sign_in_start(
         tracing::error!(error = %e, "starting a passkey sign-in failed");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Please try again.")
     })?;
-    let ceremony = rp::stash(&state.store, CeremonyPurpose::Authenticate, None, &authentication, now()).await?;
+    // Nothing is stored (see `rp::seal_sign_in`): the state goes to the browser, sealed and
+    // bound to its CSRF cookie, which `csrf` just checked is present.
+    let ceremony = rp::seal_sign_in(&state.keys, &csrf_binding(&state, &jar), &authentication, now())
+        .ok_or_else(|| ApiError::from(PageError::internal()))?;
     Ok(json_ok(json!({ "ceremony": ceremony, "options": options })))
 }
 
@@ -268,11 +294,11 @@ pub async fn sign_in_finish(
     csrf(&state, &jar, &headers)?;
     let form: SignInFinish = body(raw)?;
     let now = now();
-    let authentication: DiscoverableAuthentication =
-        match rp::take(&state.store, &form.ceremony, CeremonyPurpose::Authenticate, now).await? {
-            Taken::Found { state, .. } => state,
-            Taken::Missing => return Err(ApiError::expired()),
-        };
+    let Some((authentication, expires_at)) =
+        rp::open_sign_in::<DiscoverableAuthentication>(&state.keys, &csrf_binding(&state, &jar), &form.ceremony, now)
+    else {
+        return Err(ApiError::expired());
+    };
     let refused = |reason: &'static str| {
         ApiError::bad_request(
             "passkey_refused",
@@ -313,6 +339,12 @@ pub async fn sign_in_finish(
         failed(&state, &origin, Some(&stored.user_id), "disabled", now).await;
         return Err(refused("disabled"));
     };
+    // Single use (WebAuthn §13.4.3: a challenge is answered once): of two finishes carrying
+    // the same verified assertion, only one signs in.
+    if !state.store.mark_passkey_sign_in_used(&hash_secret(&form.ceremony), expires_at).await? {
+        failed(&state, &origin, Some(&stored.user_id), "replayed", now).await;
+        return Err(ApiError::expired());
+    }
     // The signature counter and backup state move with every use (WebAuthn §7.2 steps 21–22).
     passkey.update_credential(&result);
     let serialized = serde_json::to_string(&passkey).map_err(|_| PageError::internal())?;

@@ -98,7 +98,8 @@ pub async fn change_password(
 }
 
 /// Sets a new password and ends everything the old one gave: every token revoked, every session
-/// deleted (their apps told through back-channel logout), outstanding reset links retired.
+/// deleted (their apps told through back-channel logout), outstanding reset links and pending
+/// changes of address retired.
 /// Shared by the change on the account page and the reset by email. Returns (tokens revoked,
 /// sessions ended). Lockouts are left alone: a new password does not unlock an account.
 pub(crate) async fn replace_password(
@@ -114,5 +115,9 @@ pub(crate) async fn replace_password(
     let keys = state.keys.current();
     crate::http::logout::notify_ended_sessions(&state.store, &keys, &state.config.issuer, &user.sub, &sids, now).await;
     state.store.retire_email_tokens(&user.id, doorway_store::EmailPurpose::Reset, now).await?;
+    // A change of address waiting for confirmation may be the intruder's (it needed only the
+    // old password): cancelled, or its link would hand them the mail, and the next reset,
+    // after the owner recovered the account (ASVS 2.5.7).
+    state.store.retire_email_changes(&user.id, &user.email, now).await?;
     Ok((revoked, sids))
 }

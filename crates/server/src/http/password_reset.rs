@@ -101,6 +101,19 @@ pub async fn forgot(
         Some(user) => {
             let state = state.clone();
             tokio::spawn(async move {
+                // The account itself has a cap too: the typed-identifier bucket alone lets one
+                // alternate username, address and their spellings to multiply the mails. It is
+                // silent (the page above is the same), so it cannot link a username to an address;
+                // the person still has the links already sent, and the newest one works.
+                let bucket = [Bucket::new(throttle::EMAIL_SEND, &format!("reset:{}", user.id), ACCOUNT_POLICY)];
+                match throttle::reserve(&state.store, &bucket, now).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return,
+                    Err(err) => {
+                        tracing::error!(error = %err, user_id = %user.id, "checking the reset-mail cap failed");
+                        return;
+                    }
+                }
                 if let Err(err) = links::send_reset(&state, &origin, &user).await {
                     tracing::error!(error = %err, user_id = %user.id, "queueing a password-reset email failed");
                 }
@@ -176,7 +189,14 @@ pub async fn reset(
     let Some(token) = state.store.consume_email_token(&token_hash, EmailPurpose::Reset, now).await? else {
         return Err(link_gone());
     };
-    let Some(user) = state.store.find_user(&token.user_id).await?.filter(|u| !u.disabled) else {
+    // A link mailed to an address the account no longer has is dead: whoever keeps the old
+    // mailbox (the reason for a change, often) must not get the account back through it.
+    let Some(user) = state
+        .store
+        .find_user(&token.user_id)
+        .await?
+        .filter(|u| !u.disabled && u.email.eq_ignore_ascii_case(&token.email))
+    else {
         return Err(link_gone());
     };
     let (revoked, sids) = crate::http::password::replace_password(&state, &user, &new, now).await?;

@@ -34,6 +34,17 @@ pub const MAX_FAILURES: i64 = 5;
 /// Recovery codes issued at a time.
 pub const RECOVERY_CODES: usize = 10;
 
+/// How recent the session's sign-in must be to add a way of signing in (a TOTP key, a
+/// passkey): a borrowed, stolen or forgotten session cannot plant a credential of its own
+/// (or lock its owner out with a key only the attacker holds). OWASP ASVS 3.7.1: sensitive
+/// account changes need a fresh sign-in.
+pub const RECENT_SIGN_IN: i64 = 900;
+
+/// Whether `session` signed in within [`RECENT_SIGN_IN`] seconds of `now`.
+pub(crate) fn signed_in_recently(session: &doorway_core::model::Session, now: i64) -> bool {
+    now.saturating_sub(session.auth_time) <= RECENT_SIGN_IN
+}
+
 fn cookie_name(state: &AppState) -> &'static str {
     if state.config.https() { "__Host-doorway_2fa" } else { "doorway_2fa" }
 }

@@ -7,6 +7,7 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod attacks;
 mod outbox;
 mod reset;
 mod verify;

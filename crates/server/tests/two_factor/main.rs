@@ -10,6 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod attacks;
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;

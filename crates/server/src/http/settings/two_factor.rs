@@ -19,7 +19,7 @@ use crate::http::error::PageError;
 use crate::http::form::PageForm;
 use crate::http::form::TypedQuery;
 use crate::http::session::{MaybeUser, check_csrf, csrf_token};
-use crate::http::two_factor::{check_totp, new_recovery_codes, open_secret, seal_label, totp_for};
+use crate::http::two_factor::{check_totp, new_recovery_codes, open_secret, seal_label, signed_in_recently, totp_for};
 use crate::state::{AppState, now};
 use crate::throttle::{self, Locked, PeerIp};
 use crate::ui::ser;
@@ -121,6 +121,10 @@ pub async fn setup(
     let Some(current) = user else {
         return Ok(crate::http::account::login_then(PATH));
     };
+    // A new key on an old session: sign in again first (and come back here).
+    if !signed_in_recently(&current.session, now()) {
+        return Ok(crate::http::account::login_then(PATH));
+    }
     // RFC 4226 §4: a shared secret of at least 128 bits; 160 recommended.
     let secret = random_bytes::<20>();
     let sealed = state.keys.seal(&seal_label(&current.user.id), &secret).map_err(|_| PageError::internal())?;
@@ -150,6 +154,11 @@ pub async fn confirm(
     };
     let user = &current.user;
     let now = now();
+    // Checked again here: a pending key left on the page must not be confirmable from a
+    // session that has since gone stale.
+    if !signed_in_recently(&current.session, now) {
+        return Ok(crate::http::account::login_then(PATH));
+    }
     let Some(credential) = state.store.find_totp(&user.id).await?.filter(|c| c.enabled_at.is_none()) else {
         return Ok(Redirect::to(PATH).into_response());
     };
