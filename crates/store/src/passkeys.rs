@@ -98,11 +98,21 @@ impl Store {
         Ok(row.map(|(name,)| name))
     }
 
-    /// After a sign-in: the updated serialized passkey (counter, backup state) and when.
-    pub async fn record_passkey_use(&self, id: &str, passkey: &str, now: i64) -> Result<()> {
-        let sql = "UPDATE passkeys SET passkey = $1, last_used_at = $2 WHERE id = $3";
-        execute!(self, |pool| sqlx::query(sql).bind(passkey).bind(now).bind(id).execute(pool).await)?;
-        Ok(())
+    /// After a sign-in: the updated serialized passkey (counter, backup state) and when, only
+    /// if the stored one is still `previous`, the one the assertion was checked against.
+    /// `false` when another sign-in with this credential got there first: two assertions
+    /// checked against the same counter cannot both pass, so a cloned authenticator used at
+    /// the same moment as the original is caught (WebAuthn §7.2 step 21).
+    pub async fn record_passkey_use(&self, id: &str, previous: &str, passkey: &str, now: i64) -> Result<bool> {
+        let sql = "UPDATE passkeys SET passkey = $1, last_used_at = $2 WHERE id = $3 AND passkey = $4";
+        let done = execute!(self, |pool| sqlx::query(sql)
+            .bind(passkey)
+            .bind(now)
+            .bind(id)
+            .bind(previous)
+            .execute(pool)
+            .await)?;
+        Ok(done == 1)
     }
 
     /// Keeps a ceremony's state until its finish (or `expires_at`).

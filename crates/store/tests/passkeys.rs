@@ -74,7 +74,10 @@ async fn only_the_owner_renames_or_deletes_and_use_is_recorded() {
         assert!(!store.rename_passkey(&mallory, "p1", "mine").await.unwrap());
         assert_eq!(store.delete_passkey(&mallory, "p1").await.unwrap(), None);
         assert!(store.rename_passkey(&alice, "p1", "Phone").await.unwrap());
-        store.record_passkey_use("p1", r#"{"counter":2}"#, 99).await.unwrap();
+        // Only over the passkey the assertion was checked against (a lost update would let a
+        // cloned authenticator's counter pass).
+        assert!(!store.record_passkey_use("p1", r#"{"cred":"stale"}"#, r#"{"counter":2}"#, 98).await.unwrap());
+        assert!(store.record_passkey_use("p1", r#"{"cred":"cred-1"}"#, r#"{"counter":2}"#, 99).await.unwrap());
         let found = store.find_passkey_by_credential("cred-1").await.unwrap().unwrap();
         assert_eq!(
             (found.name.as_str(), found.passkey.as_str(), found.last_used_at),
@@ -82,6 +85,19 @@ async fn only_the_owner_renames_or_deletes_and_use_is_recorded() {
         );
         assert_eq!(store.delete_passkey(&alice, "p1").await.unwrap().as_deref(), Some("Phone"));
         assert!(store.find_passkey_by_credential("cred-1").await.unwrap().is_none());
+        backend.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_ceremony_is_marked_used_once() {
+    for backend in backends().await {
+        let store = &backend.store;
+        assert!(store.mark_passkey_sign_in_used("s1", 100).await.unwrap());
+        assert!(!store.mark_passkey_sign_in_used("s1", 100).await.unwrap());
+        assert_eq!(store.count_passkey_ceremonies().await.unwrap(), 1);
+        store.purge_expired(101, 0).await.unwrap();
+        assert_eq!(store.count_passkey_ceremonies().await.unwrap(), 0);
         backend.finish().await;
     }
 }

@@ -93,6 +93,22 @@ pub async fn send_change_notice(state: &AppState, user: &User, new_address: &str
     queue(state, &user.email, format!("Your {platform} email address is being changed"), text).await
 }
 
+/// Tells the account's address that its password was changed (on the account page or by a
+/// reset link): ASVS 2.5.5, the owner learns of a change they did not make. No link that acts:
+/// only where to go.
+pub async fn send_password_changed_notice(state: &AppState, user: &User) -> Result<(), StoreError> {
+    let platform = &state.config.platform_name;
+    let text = format!(
+        "Hello {username},\n\nthe password of your {platform} account was changed. Every session was ended and \
+         every app must sign you in again.\n\nIf this was not you, reset your password at {issuer}{forgot} and \
+         check the passkeys and two-factor settings of your account.\n",
+        username = user.username,
+        issuer = state.config.issuer,
+        forgot = routes::PASSWORD_FORGOT,
+    );
+    queue(state, &user.email, format!("Your {platform} password was changed"), text).await
+}
+
 /// Mails a password-reset link to the user's current address.
 pub async fn send_reset(state: &AppState, origin: &Origin, user: &User) -> Result<(), StoreError> {
     let now = now();

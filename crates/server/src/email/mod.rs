@@ -21,6 +21,8 @@ use crate::state::{AppState, now};
 
 /// How long a claimed message is this node's: longer than one SMTP conversation may take.
 const LEASE: i64 = 120;
+/// Longest one message's SMTP conversation may take: half the lease.
+const CONVERSATION_LIMIT: u64 = (LEASE / 2) as u64;
 /// Messages claimed per pass.
 const BATCH: i64 = 16;
 /// One SMTP conversation (connect, TLS, send) gives up after this.
@@ -79,10 +81,17 @@ impl Mailer {
             None => builder.header(ContentType::TEXT_PLAIN).body(email.body_text.clone()),
         }
         .map_err(|err| Failure::Refused(format!("the message cannot be built: {err}")))?;
-        match transport.send(message).await {
+        // The whole conversation ends well within the lease (the socket timeout bounds each
+        // read, not their sum): past it, another node may claim the message and send it again.
+        let sent = tokio::time::timeout(Duration::from_secs(CONVERSATION_LIMIT), transport.send(message)).await;
+        let Ok(sent) = sent else {
+            return Err(Failure::Retry(format!("the SMTP conversation took longer than {CONVERSATION_LIMIT} s")));
+        };
+        match sent {
             Ok(_) => Ok(()),
-            // A 5xx answer (unknown mailbox, refused sender) will not change by retrying.
-            Err(err) if err.is_permanent() => Err(Failure::Refused(format!("the SMTP server refused it: {err}"))),
+            // Given up only when the server refuses this recipient (RFC 5321 §4.2.3: 550-553,
+            // no such mailbox or name not allowed): retrying will not change that.
+            Err(err) if refuses_recipient(&err) => Err(Failure::Refused(format!("the SMTP server refused it: {err}"))),
             Err(err) => Err(Failure::Retry(format!("sending failed: {err}"))),
         }
     }
@@ -96,6 +105,14 @@ fn default_sender(config: &Config) -> Mailbox {
         // "no-reply@localhost" is a valid address; checked by hand, not by the parser.
         .unwrap_or_else(|| lettre::Address::new_dangerous("no-reply", "localhost"));
     Mailbox::new(Some(config.platform_name.clone()), address)
+}
+
+/// Whether the server refused the recipient for good. Other 5xx answers (530/535: Doorway's
+/// credentials refused, 554: relaying refused, 5.0.x: a command it does not take) come from
+/// the server's configuration, which the operator fixes: every message in between would be
+/// lost if they were given up, so they are retried like an outage (`RETRY` spans hours).
+fn refuses_recipient(err: &lettre::transport::smtp::Error) -> bool {
+    err.is_permanent() && err.status().is_some_and(|code| (550..=553).contains(&u16::from(code)))
 }
 
 /// Why a message was not sent: worth retrying (the server is away), or never.

@@ -14,11 +14,11 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::form::TypedQuery;
 use crate::audit::{self, Event, Origin, kind};
 use crate::http::avatar::default_picture;
 use crate::http::error::PageError;
 use crate::http::form::PageForm;
+use crate::http::form::TypedQuery;
 use crate::http::session::{MaybeUser, check_csrf, csrf_token, end_session, start_session};
 use crate::state::{AppState, now};
 use crate::throttle::{self, PeerIp};

@@ -16,9 +16,9 @@ use doorway_store::{NewClient, NewUser, Store};
 use minijinja::context;
 use serde::Deserialize;
 
-use crate::http::form::TypedQuery;
 use crate::config::Config;
 use crate::http::error::PageError;
+use crate::http::form::TypedQuery;
 use crate::http::session::MaybeUser;
 use crate::state::{AppState, now};
 use crate::ui::ser;

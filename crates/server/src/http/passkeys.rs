@@ -1,7 +1,9 @@
 //! The passkey ceremonies, as JSON for `static/passkeys.js`: registering a passkey (signed in)
 //! and signing in with one alone (discoverable credentials, WebAuthn §5.1.4 / §7.2). Every call
-//! carries the page's CSRF token in `X-CSRF-Token` (double submit, as the forms do). Ceremony
-//! state lives in the database, single use and five minutes long (see `crate::webauthn`).
+//! carries the page's CSRF token in `X-CSRF-Token` (double submit, as the forms do). Ceremonies
+//! are single use and five minutes long: a registration's state lives in the database, a
+//! sign-in's travels sealed to the browser (see `crate::webauthn`), so anonymous starts store
+//! nothing. Adding a passkey needs a recent sign-in.
 //! A failure is always a JSON 4xx with `error` and `error_description`, never a 500.
 
 use axum::Json;
@@ -348,7 +350,10 @@ pub async fn sign_in_finish(
     // The signature counter and backup state move with every use (WebAuthn §7.2 steps 21–22).
     passkey.update_credential(&result);
     let serialized = serde_json::to_string(&passkey).map_err(|_| PageError::internal())?;
-    state.store.record_passkey_use(&stored.id, &serialized, now).await?;
+    if !state.store.record_passkey_use(&stored.id, &stored.passkey, &serialized, now).await? {
+        failed(&state, &origin, Some(&stored.user_id), "concurrent_use", now).await;
+        return Err(refused("verification"));
+    }
     let interaction = form.interaction.as_deref().filter(|i| !i.is_empty());
     let next = crate::http::account::allowed_next(form.next.as_ref());
     let response =

@@ -119,5 +119,9 @@ pub(crate) async fn replace_password(
     // old password): cancelled, or its link would hand them the mail, and the next reset,
     // after the owner recovered the account (ASVS 2.5.7).
     state.store.retire_email_changes(&user.id, &user.email, now).await?;
+    // Best effort: the password is already changed, and a full outbox must not undo that.
+    if let Err(err) = crate::email::links::send_password_changed_notice(state, user).await {
+        tracing::error!(error = %err, user_id = %user.id, "queueing the password-changed notice failed");
+    }
     Ok((revoked, sids))
 }

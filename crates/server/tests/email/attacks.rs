@@ -212,6 +212,120 @@ async fn a_verification_link_used_as_a_reset_link_is_refused() {
     assert_eq!(login_with(&app, &Browser::new(), "alice", PASSWORD).await.status(), 303);
 }
 
+#[tokio::test]
+async fn a_password_reset_does_not_skip_the_second_factor() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_sink(&sink).await;
+    let alice = app.create_user("alice").await;
+    // Two-factor on (the sealed key is never read before the code step this test stops at).
+    assert!(app.store.begin_totp_enrolment(&alice.id, b"sealed", now_secs()).await.unwrap());
+    assert!(app.store.enable_totp(&alice.id, 1, &[], now_secs()).await.unwrap());
+    assert_eq!(request_reset(&app, "alice").await.status(), 200);
+    let link = sink.message_to("alice@example.com").await.link(&app.url("/login/reset-password?token="));
+    let browser = Browser::new();
+    let done = follow_link(&app, &browser, &link, &[("new_password", NEW_PASSWORD)]).await;
+    assert_eq!(done.status(), 200);
+    assert!(set_cookie(&done, "doorway_session").is_none_or(|c| c.starts_with("doorway_session=;")));
+    // The new password leads to the second factor, not into the account.
+    let signed = login_with(&app, &browser, "alice", NEW_PASSWORD).await;
+    assert_eq!(signed.status(), 303);
+    assert_eq!(location(&signed), "/login/two-factor");
+    assert!(set_cookie(&signed, "doorway_session").is_none_or(|c| c.starts_with("doorway_session=;")));
+    assert_eq!(location(&browser.get(&app.url("/account")).await), "/login");
+    assert!(app.store.totp_enabled(&alice.id).await.unwrap(), "the reset leaves the second factor on");
+}
+
+#[tokio::test]
+async fn every_email_form_refuses_a_cross_site_post_and_hostile_input_never_gets_a_500() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_sink(&sink).await;
+    app.create_user("alice").await;
+    let browser = Browser::new();
+    browser.login(&app, "alice").await;
+    // A signed-in victim's browser, posting from another site: it has the cookies but not the
+    // form's CSRF token.
+    let forms: [(&str, &[(&str, &str)]); 5] = [
+        ("/account/email", &[("email", "x@evil.example"), ("current_password", PASSWORD)]),
+        ("/account/email/resend", &[]),
+        ("/account/verify-email", &[("token", "anything")]),
+        ("/login/forgot-password", &[("identifier", "alice")]),
+        ("/login/reset-password", &[("token", "anything"), ("new_password", NEW_PASSWORD)]),
+    ];
+    for (path, form) in forms {
+        let mut fields = form.to_vec();
+        fields.push(("csrf_token", "forged-forged-forged-forged-forged-forged"));
+        let response = browser.http.post(app.url(path)).form(&fields).send().await.unwrap();
+        error_page(response, 403).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(sink.messages().is_empty(), "nothing was sent: {:?}", sink.messages());
+
+    let token = csrf(&app, &browser, "/login/forgot-password").await;
+    let hostile_pages = [
+        "/account/verify-email?token=%FF%FE",
+        "/account/verify-email?token=a&token=b",
+        "/login/reset-password?token=%00",
+        "/login/reset-password?token=a&token=b",
+        "/account/email?sent=%FF",
+    ];
+    for path in hostile_pages {
+        let status = browser.get(&app.url(path)).await.status();
+        assert!(status.is_client_error() || status.is_success(), "{path}: {status}");
+    }
+    let long = "x".repeat(60_000);
+    let bodies = [
+        format!("csrf_token={token}&token=%FF&new_password=%FF%FF%FF%FF%FF%FF%FF%FF"),
+        format!("csrf_token={token}&token={long}"),
+        format!("csrf_token={token}&identifier=%0d%0aBcc:%20x@evil.example"),
+        format!("csrf_token={token}&email=a%0d%0aBcc:x@evil.example&current_password={PASSWORD}"),
+    ];
+    for path in ["/login/reset-password", "/account/verify-email", "/login/forgot-password", "/account/email"] {
+        for body in &bodies {
+            let response = browser
+                .http
+                .post(app.url(path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            assert!(status.is_client_error() || status.is_success() || status.is_redirection(), "{path}: {status}");
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(sink.messages().iter().all(|m| m.to == ["alice@example.com"]), "{:?}", sink.messages());
+}
+
+#[tokio::test]
+async fn a_password_changed_behind_the_owners_back_is_announced_to_their_address() {
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_sink(&sink).await;
+    app.create_user("alice").await;
+    // By a reset link ...
+    assert_eq!(request_reset(&app, "alice").await.status(), 200);
+    let link = sink.message_to("alice@example.com").await.link(&app.url("/login/reset-password?token="));
+    assert_eq!(follow_link(&app, &Browser::new(), &link, &[("new_password", NEW_PASSWORD)]).await.status(), 200);
+    let notices = sink.wait_for(2, 20).await;
+    let notice = notices.iter().find(|m| m.subject.contains("password was changed")).unwrap();
+    assert_eq!(notice.to, ["alice@example.com"]);
+    assert!(notice.links().iter().all(|l| !l.contains("token=")), "a notice carries no link that acts");
+    // ... and on the account page.
+    let browser = Browser::new();
+    login_with(&app, &browser, "alice", NEW_PASSWORD).await;
+    let changed = post_form_from(
+        &app,
+        &browser,
+        "/account",
+        "/account/password",
+        &[("current_password", NEW_PASSWORD), ("new_password", "a third passphrase")],
+    )
+    .await;
+    assert_eq!(changed.status(), 303);
+    let all = sink.wait_for(3, 20).await;
+    assert_eq!(all.iter().filter(|m| m.subject.contains("password was changed")).count(), 2);
+}
+
 fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }

@@ -122,3 +122,86 @@ async fn without_smtp_messages_go_to_the_log_and_count_as_sent() {
         .unwrap_or_else(|| panic!("no logged message for alice in: {text}"));
     assert!(line.contains("no SMTP server configured"), "{line}");
 }
+
+/// A mail server that answers MAIL FROM with `mail_reply`, RCPT TO with `rcpt_reply` and
+/// everything else with success (a plain-text SMTP conversation on a thread).
+fn scripted_smtp(mail_reply: &'static str, rcpt_reply: &'static str) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut write = stream.try_clone().unwrap();
+                let _ = write.write_all(b"220 scripted ESMTP\r\n");
+                let mut in_data = false;
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { return };
+                    let upper = line.to_ascii_uppercase();
+                    let reply = if in_data {
+                        if line != "." {
+                            continue;
+                        }
+                        in_data = false;
+                        "250 queued"
+                    } else if upper.starts_with("MAIL") {
+                        mail_reply
+                    } else if upper.starts_with("RCPT") {
+                        rcpt_reply
+                    } else if upper.starts_with("DATA") {
+                        in_data = true;
+                        "354 go on"
+                    } else if upper.starts_with("QUIT") {
+                        let _ = write.write_all(b"221 bye\r\n");
+                        return;
+                    } else {
+                        "250 scripted"
+                    };
+                    if write.write_all(format!("{reply}\r\n").as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Asks for alice's reset through a server scripted as above, and returns the message once
+/// its first attempt is recorded.
+async fn first_attempt_through(mail_reply: &'static str, rcpt_reply: &'static str) -> doorway_store::OutboxEmail {
+    let port = scripted_smtp(mail_reply, rcpt_reply);
+    let url = doorway_server::config::SmtpUrl::new(&format!("smtp://127.0.0.1:{port}"));
+    let app = spawn_app_with(move |config| config.smtp_url = Some(url)).await;
+    app.create_user("alice").await;
+    let response = post_form(&app, &Browser::new(), "/login/forgot-password", &[("identifier", "alice")]).await;
+    assert_eq!(response.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let emails = app.store.list_emails(10).await.unwrap();
+        if let Some(email) = emails.into_iter().find(|e| e.attempts >= 1) {
+            return email;
+        }
+        assert!(Instant::now() < deadline, "no attempt was made");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_server_refusing_doorways_credentials_keeps_the_mail_for_a_retry() {
+    // A rotated SMTP password answers 530/535 to every message until the operator fixes it:
+    // giving up would lose every link sent meanwhile.
+    let email = first_attempt_through("530 5.7.0 Authentication required", "250 ok").await;
+    assert_eq!(email.status, "pending", "{email:?}");
+    assert!(email.last_error.as_deref().is_some_and(|e| e.contains("530")), "{email:?}");
+    assert!(email.next_attempt_at > email.created_at);
+}
+
+#[tokio::test]
+async fn a_recipient_the_server_refuses_is_given_up_and_its_link_dropped() {
+    let email = first_attempt_through("250 ok", "550 5.1.1 No such mailbox").await;
+    assert_eq!(email.status, "failed", "{email:?}");
+    assert!(email.last_error.as_deref().is_some_and(|e| e.contains("550")), "{email:?}");
+    assert!(email.body_text.is_empty(), "a message given up keeps no live link");
+}

@@ -261,9 +261,6 @@ async fn run_matrix(surface: &Surface, who: Who) -> Vec<String> {
                         if strict && !status.is_client_error() && !excused {
                             failures.push(format!("{who:?} {method} {path} with {}: {status}, not a 4xx", probe.name));
                         }
-                        if !status.is_client_error() {
-                            println!("not 4xx: {who:?} {method} {path} with {}: {status}", probe.name);
-                        }
                         if let Some(problem) = judge(status, &body) {
                             failures.push(format!("{who:?} {method} {path} with {}: {problem}", probe.name));
                         }
@@ -308,6 +305,7 @@ async fn nul_bytes_and_invalid_utf8_never_get_a_5xx_on_postgres_either() {
     failures.extend(run_matrix(&surface, Who::Admin).await);
     failures.extend(path_failures(&surface).await);
     failures.extend(basic_nul_failures(&surface).await);
+    failures.extend(header_failures(&surface).await);
     db.finish().await;
     report(&failures);
 }
@@ -370,6 +368,64 @@ async fn the_token_endpoint_refuses_each_malformed_body_with_invalid_request() {
         assert!(status.is_client_error(), "{name}: {status}");
         let error = json["error"].as_str().unwrap_or_default();
         assert!(["invalid_request", "invalid_grant", "unsupported_grant_type"].contains(&error), "{name}: {json}");
+    }
+}
+
+/// Headers a client cannot be trusted with: bytes that are not UTF-8 (HTTP allows them), a
+/// 16 KB bearer token, cookies that decode to nothing, a content type that is not text.
+async fn header_failures(surface: &Surface) -> Vec<String> {
+    use reqwest::header::{COOKIE, HeaderValue};
+    let headers: Vec<(&str, reqwest::header::HeaderName, HeaderValue)> = vec![
+        ("non-UTF-8 Basic", AUTHORIZATION, HeaderValue::from_bytes(b"Basic \xff\xfe%00").unwrap()),
+        ("non-UTF-8 Bearer", AUTHORIZATION, HeaderValue::from_bytes(b"Bearer \xc0\xaf").unwrap()),
+        ("16 KB Bearer", AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {}", "a".repeat(16 * 1024))).unwrap()),
+        (
+            "junk cookies",
+            COOKIE,
+            HeaderValue::from_bytes(b"doorway_session=\xff\xfe; doorway_csrf=%00; __Host-doorway_session=;=").unwrap(),
+        ),
+        ("non-UTF-8 content type", CONTENT_TYPE, HeaderValue::from_bytes(b"application/\xffjson").unwrap()),
+    ];
+    let mut failures = Vec::new();
+    for route in routes() {
+        let path = surface.path(&route);
+        for method in &route.methods {
+            for (name, header, value) in &headers {
+                let response =
+                    http().request(method.clone(), surface.app.url(&path)).header(header, value.clone()).body("a=b");
+                let response = response.send().await.unwrap();
+                let status = response.status();
+                let body = response.text().await.unwrap_or_default();
+                if let Some(problem) = judge(status, &body) {
+                    failures.push(format!("{method} {path} with {name}: {problem}"));
+                }
+            }
+        }
+    }
+    failures
+}
+
+#[tokio::test]
+async fn malformed_headers_never_get_a_5xx_or_internal_text() {
+    let surface = Surface::start().await;
+    report(&header_failures(&surface).await);
+}
+
+/// Bytes hyper itself must refuse before Doorway sees them: raw (not percent-encoded)
+/// non-ASCII and control bytes in the request target.
+#[tokio::test]
+async fn raw_invalid_bytes_in_the_request_line_are_a_400() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    for target in [&b"/oauth/authorize?state=\xff\xfe"[..], b"/login?next=\x00", b"/\xc0\xaf", b"/oauth/token?\x7f"] {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let request = [b"GET ".as_slice(), target, b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"].concat();
+        stream.write_all(&request).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{:?}: {answer}", String::from_utf8_lossy(target));
     }
 }
 

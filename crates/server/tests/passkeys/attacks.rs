@@ -285,3 +285,28 @@ async fn a_stale_session_cannot_add_a_passkey_of_its_own() {
     }
     assert_eq!(app.store.count_passkey_ceremonies().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_cloned_authenticator_used_at_the_same_moment_as_the_original_signs_in_once() {
+    let app = localhost_app().await;
+    let (alice, key) = with_passkey(&app, "alice").await;
+    let (origin, handle) = (origin(&app), handle_of(&alice));
+    // Two browsers, two ceremonies, one counter value: both checked against the same stored
+    // counter, only one may be recorded over it.
+    let mut requests = Vec::new();
+    for _ in 0..2 {
+        let browser = Browser::new();
+        let (token, ceremony, challenge) = start(&app, &browser).await;
+        let credential =
+            key.assert(&Assertion { challenge: &challenge, origin: &origin, user_handle: &handle, counter: 1 });
+        let body = json!({ "ceremony": ceremony, "credential": credential });
+        requests.push(browser.http.post(app.url("/login/passkey/finish")).header("x-csrf-token", token).json(&body));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for request in requests {
+        tasks.spawn(async move { request.send().await.unwrap().status().as_u16() });
+    }
+    let mut statuses = tasks.join_all().await;
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 400]);
+}

@@ -54,20 +54,25 @@ async fn a_stale_session_cannot_turn_on_two_factor_with_a_key_of_its_own() {
 }
 
 #[tokio::test]
-async fn a_stale_session_cannot_confirm_a_key_left_pending_on_the_page() {
+async fn a_stale_session_can_neither_see_nor_confirm_a_key_left_pending() {
     let app = spawn_app().await;
     let alice = app.create_user("alice").await;
-    // Alice started enrolling and walked away; the key is on the page of any session of hers.
+    // Alice started enrolling and walked away from the page.
     let (own, csrf) = session_signed_in_ago(&app, &alice, 60).await;
     own.post(app.url("/settings/two-factor/setup")).form(&[("csrf_token", &csrf)]).send().await.unwrap();
-    let (thief, csrf) = session_signed_in_ago(&app, &alice, 3600).await;
-    let page = thief.get(app.url(SETTINGS)).send().await.unwrap().text().await.unwrap();
+    let page = own.get(app.url(SETTINGS)).send().await.unwrap().text().await.unwrap();
     let secret = between(&page, "<code class=\"totp-secret\">", "</code>").unwrap().to_owned();
+    // An old session of hers is sent to sign in again instead of being shown the key ...
+    let (thief, csrf) = session_signed_in_ago(&app, &alice, 3600).await;
+    let shown = thief.get(app.url(SETTINGS)).send().await.unwrap();
+    assert_eq!(shown.status(), 303);
+    assert_eq!(location(&shown), "/login?next=%2Fsettings%2Ftwo-factor");
+    // ... and cannot confirm it, even with a right code.
     let key = Enrolled { secret, recovery_codes: Vec::new(), step: 0 };
-    let step = super::current_step();
+    let code = key.code(super::current_step());
     let confirm = thief
         .post(app.url("/settings/two-factor/confirm"))
-        .form(&[("csrf_token", csrf.as_str()), ("code", &key.code(step))])
+        .form(&[("csrf_token", csrf.as_str()), ("code", code.as_str())])
         .send()
         .await
         .unwrap();
@@ -166,4 +171,29 @@ async fn a_foreign_next_carried_through_the_challenge_is_dropped() {
         assert_eq!(done.status(), 303, "{next}");
         assert_eq!(location(&done), "/account", "{next}");
     }
+}
+
+#[tokio::test]
+async fn concurrent_submissions_of_one_recovery_code_let_exactly_one_through() {
+    let app = spawn_app().await;
+    app.create_user("alice").await;
+    let enrolled = enrol(&app, &Browser::new()).await;
+    let code = enrolled.recovery_codes[0].clone();
+    let mut browsers = Vec::new();
+    for _ in 0..5 {
+        let browser = Browser::new();
+        assert_eq!(location(&password_step(&app, &browser, "").await), "/login/two-factor");
+        let page = browser.get(&app.url("/login/two-factor")).await.text().await.unwrap();
+        let csrf = input_value(&page, "csrf_token").unwrap();
+        browsers.push((browser, csrf));
+    }
+    let url = app.url("/login/two-factor");
+    let results = futures::future::join_all(browsers.iter().map(|(browser, csrf)| {
+        browser.http.post(&url).form(&[("csrf_token", csrf.as_str()), ("code", code.as_str())]).send()
+    }))
+    .await;
+    let statuses: Vec<_> = results.iter().map(|r| r.as_ref().unwrap().status().as_u16()).collect();
+    let signed_in = results.iter().filter(|r| session_cookie_set(r.as_ref().unwrap())).count();
+    assert_eq!(signed_in, 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 4, "{statuses:?}");
 }

@@ -14,10 +14,12 @@ CREATE TABLE passkeys (
 );
 CREATE INDEX passkeys_user ON passkeys (user_id);
 
--- A registration or sign-in ceremony between its start and its finish: the challenge and what
+-- Registration ceremonies between their start and their finish: the challenge and what
 -- webauthn-rs needs to check the answer. Single use (the finish DELETEs it, RETURNING the state,
 -- so a replayed finish finds nothing) and short (five minutes; the purge job sweeps leftovers).
--- Only the hash of the ceremony id handed to the browser is kept.
+-- Sign-in ceremonies are not stored at their (unauthenticated) start: their state travels sealed
+-- in the browser, and only a verified finish writes a marker row here (purpose 'authenticate',
+-- empty state) so the same ceremony cannot sign in twice. Only hashes of ceremony ids are kept.
 CREATE TABLE passkey_ceremonies (
     id_hash    TEXT PRIMARY KEY,
     purpose    TEXT NOT NULL CHECK (purpose IN ('register', 'authenticate')),

@@ -20,11 +20,11 @@ use doorway_store::{NewClient, SecretReveal};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use crate::http::form::TypedQuery;
 use crate::audit::{Event, Origin, kind};
 use crate::egress::Targets;
 use crate::http::badges::{self, Size, Theme};
 use crate::http::error::PageError;
+use crate::http::form::TypedQuery;
 use crate::http::form::{PageForm, PagePath};
 use crate::http::session::{CurrentUser, MaybeUser, check_csrf, csrf_token};
 use crate::state::{AppState, now};

@@ -16,9 +16,9 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::org_picture;
-use crate::http::form::TypedQuery;
 use crate::http::account::login_then;
 use crate::http::error::PageError;
+use crate::http::form::TypedQuery;
 use crate::http::form::{PageForm, PagePath};
 use crate::http::session::{CurrentUser, MaybeUser, check_csrf, csrf_token};
 use crate::http::settings::Moment;

@@ -2,7 +2,7 @@
 //! remove forms, and the "Add a passkey" button that `static/passkeys.js` drives. A person only
 //! ever sees and changes their own: another account's passkey id is a 404.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -11,10 +11,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Moment, page, to_login};
-use crate::http::form::TypedQuery;
 use crate::audit::{Event, Origin, kind};
 use crate::http::error::PageError;
-use crate::http::form::PageForm;
+use crate::http::form::{PageForm, PagePath, TypedQuery};
 use crate::http::passkeys::parse_name;
 use crate::http::session::{MaybeUser, check_csrf, csrf_token};
 use crate::state::{AppState, now};
@@ -89,7 +88,7 @@ pub async fn rename(
     jar: CookieJar,
     MaybeUser(user): MaybeUser,
     origin: Origin,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     PageForm(form): PageForm<RenameForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, form.csrf_token.as_deref())?;
@@ -131,7 +130,7 @@ pub async fn delete(
     jar: CookieJar,
     MaybeUser(user): MaybeUser,
     origin: Origin,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<String>,
     PageForm(form): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     check_csrf(&state, &jar, form.csrf_token.as_deref())?;

@@ -12,9 +12,9 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::{Moment, device, page};
-use crate::http::form::TypedQuery;
 use crate::audit::kind;
 use crate::http::error::PageError;
+use crate::http::form::TypedQuery;
 use crate::http::session::{MaybeUser, csrf_token};
 use crate::state::{AppState, now};
 use crate::ui::ser;

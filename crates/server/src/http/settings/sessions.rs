@@ -19,10 +19,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Moment, device, page, to_login};
-use crate::http::form::TypedQuery;
 use crate::audit::{Event, Origin, kind};
 use crate::http::error::PageError;
 use crate::http::form::PageForm;
+use crate::http::form::TypedQuery;
 use crate::http::session::{MaybeUser, check_csrf, csrf_token, end_session};
 use crate::state::{AppState, now};
 use crate::ui::ser;

@@ -101,6 +101,13 @@ pub async fn show(
     let Some(current) = user else {
         return Ok(crate::http::account::login_then(PATH));
     };
+    // A key waiting for confirmation is shown only to a recent sign-in: a stale session must
+    // not learn the key its owner is about to turn on.
+    if !signed_in_recently(&current.session, now())
+        && state.store.find_totp(&current.user.id).await?.is_some_and(|c| c.enabled_at.is_none())
+    {
+        return Ok(crate::http::account::login_then(PATH));
+    }
     let notice = query.disabled.is_some().then_some("Two-factor authentication is off.");
     render(&state, jar, &current.user, StatusCode::OK, Extra { notice, ..Extra::default() }).await
 }
