@@ -89,6 +89,13 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Deletes every passkey of this person (a reset that found factors nobody proved to own
+    /// the address enrolled); returns how many.
+    pub async fn delete_user_passkeys(&self, user_id: &str) -> Result<u64> {
+        let sql = "DELETE FROM passkeys WHERE user_id = $1";
+        Ok(execute!(self, |pool| sqlx::query(sql).bind(user_id).execute(pool).await)?)
+    }
+
     /// Deletes one of this person's passkeys and returns its name; None when they have none
     /// with this id.
     pub async fn delete_passkey(&self, user_id: &str, id: &str) -> Result<Option<String>> {

@@ -193,6 +193,13 @@ impl Store {
         Ok(failures.unwrap_or(0))
     }
 
+    /// Ends every second-factor challenge of this person: a new password makes a sign-in
+    /// half-done with the old one worthless.
+    pub async fn delete_user_second_factor_challenges(&self, user_id: &str) -> Result<u64> {
+        let sql = "DELETE FROM second_factor_challenges WHERE user_id = $1";
+        Ok(execute!(self, |pool| sqlx::query(sql).bind(user_id).execute(pool).await)?)
+    }
+
     /// Ends a challenge: `true` for exactly one caller (the one that may finish the sign-in).
     pub async fn delete_second_factor_challenge(&self, id_hash: &str) -> Result<bool> {
         let sql = "DELETE FROM second_factor_challenges WHERE id_hash = $1";

@@ -112,6 +112,8 @@ pub(crate) async fn replace_password(
     state.store.set_password(&user.id, &hash, now).await?;
     let revoked = state.store.revoke_user_tokens(&user.id, None, now).await?;
     let sids = state.store.delete_user_sessions(&user.id).await?;
+    // A sign-in waiting for its second factor was started with the old password.
+    state.store.delete_user_second_factor_challenges(&user.id).await?;
     let keys = state.keys.current();
     crate::http::logout::notify_ended_sessions(&state.store, &keys, &state.config.issuer, &user.sub, &sids, now).await;
     state.store.retire_email_tokens(&user.id, doorway_store::EmailPurpose::Reset, now).await?;

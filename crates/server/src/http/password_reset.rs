@@ -200,9 +200,19 @@ pub async fn reset(
         return Err(link_gone());
     };
     let (revoked, sids) = crate::http::password::replace_password(&state, &user, &new, now).await?;
+    // Pre-hijacking: someone may have signed up with this address before its owner did, and
+    // enrolled a passkey or TOTP key to keep a way in. Nobody had proved the address then; the
+    // owner of the mailbox just did, so factors set up before that proof are removed and the
+    // address counts as verified.
+    let mut factors_removed = 0;
+    if !user.email_verified {
+        factors_removed += state.store.delete_user_passkeys(&user.id).await?;
+        factors_removed += u64::from(state.store.disable_totp(&user.id).await?);
+        state.store.mark_email_verified(&user.id, now).await?;
+    }
     let event = Event::new(kind::PASSWORD_RESET_COMPLETED)
         .user(&user.id)
-        .detail(json!({ "tokens_revoked": revoked, "sessions_ended": sids.len() }));
+        .detail(json!({ "tokens_revoked": revoked, "sessions_ended": sids.len(), "factors_removed": factors_removed }));
     audit::record(&state, &origin, event, now).await;
     tracing::info!(target: "security", event = "password_reset", user_id = %user.id, revoked,
         sessions = sids.len(), "password reset by email: tokens revoked, sessions ended, apps notified");

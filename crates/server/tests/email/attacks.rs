@@ -236,6 +236,50 @@ async fn a_password_reset_does_not_skip_the_second_factor() {
 }
 
 #[tokio::test]
+async fn factors_enrolled_before_anyone_proved_the_address_do_not_survive_its_owners_reset() {
+    // Pre-hijacking: the attacker signs up first with the victim's address (never verified)
+    // and enrols TOTP and a passkey to keep a way in.
+    let sink = SmtpSink::start().await;
+    let app = spawn_with_sink(&sink).await;
+    let new = doorway_store::NewUser {
+        id: "victim-id".into(),
+        sub: doorway_core::secrets::random_hex_id(),
+        username: doorway_core::types::Username::parse("victim").unwrap(),
+        email: doorway_core::types::Email::parse("victim@example.com").unwrap(),
+        email_verified: false,
+        name: None,
+        password_hash: doorway_server::password::hash_blocking("the attacker's password").unwrap(),
+        is_admin: false,
+        is_pro: false,
+        can_pay: false,
+    };
+    let victim = app.store.create_user(new, now_secs()).await.unwrap();
+    assert!(app.store.begin_totp_enrolment(&victim.id, b"sealed", now_secs()).await.unwrap());
+    assert!(app.store.enable_totp(&victim.id, 1, &[], now_secs()).await.unwrap());
+    let planted = doorway_store::StoredPasskey {
+        id: "pk1".into(),
+        user_id: victim.id.clone(),
+        credential_id: "attackers-credential".into(),
+        passkey: "{}".into(),
+        name: "attacker".into(),
+        created_at: now_secs(),
+        last_used_at: None,
+    };
+    app.store.add_passkey(&planted).await.unwrap();
+    // The owner of the mailbox resets the password through the mailed link.
+    assert_eq!(request_reset(&app, "victim").await.status(), 200);
+    let link = sink.message_to("victim@example.com").await.link(&app.url("/login/reset-password?token="));
+    let done = follow_link(&app, &Browser::new(), &link, &[("new_password", NEW_PASSWORD)]).await;
+    assert_eq!(done.status(), 200);
+    assert!(!app.store.totp_enabled(&victim.id).await.unwrap(), "the planted TOTP key is gone");
+    assert!(app.store.list_passkeys(&victim.id).await.unwrap().is_empty(), "the planted passkey is gone");
+    assert!(app.store.find_user(&victim.id).await.unwrap().unwrap().email_verified, "the link proved the address");
+    // The owner signs straight in with the new password: no second factor of the attacker's.
+    let signed = login_with(&app, &Browser::new(), "victim", NEW_PASSWORD).await;
+    assert_eq!(location(&signed), "/account");
+}
+
+#[tokio::test]
 async fn every_email_form_refuses_a_cross_site_post_and_hostile_input_never_gets_a_500() {
     let sink = SmtpSink::start().await;
     let app = spawn_with_sink(&sink).await;
