@@ -5,27 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-use common::backends;
+use common::{backends, new_user};
 
 use doorway_core::model::{ClientKind, Session};
-use doorway_core::secrets::random_hex_id;
-use doorway_core::types::{Email, RedirectPolicy, RedirectUri, ScopeSet, Username};
-use doorway_store::{NewAccessToken, NewAdminToken, NewClient, NewUser, UserCursor, UserFlags};
-
-fn new_user(username: &str) -> NewUser {
-    NewUser {
-        id: format!("id-{username}"),
-        sub: random_hex_id(),
-        username: Username::parse(username).unwrap(),
-        email: Email::parse(&format!("{username}@example.com")).unwrap(),
-        email_verified: false,
-        name: None,
-        password_hash: "$argon2id$placeholder".into(),
-        is_admin: false,
-        is_pro: false,
-        can_pay: false,
-    }
-}
+use doorway_core::types::{RedirectPolicy, RedirectUri, ScopeSet};
+use doorway_store::{NewAccessToken, NewAdminToken, NewClient, UserCursor, UserFlags};
 
 fn new_client(id: &str, name: &str) -> NewClient {
     NewClient {

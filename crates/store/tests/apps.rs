@@ -7,26 +7,14 @@
 mod common;
 use common::backends;
 
-use doorway_core::model::ClientKind;
-use doorway_core::secrets::{hash_secret, random_hex_id};
-use doorway_core::types::{Email, RedirectPolicy, RedirectUri, ScopeSet, Username};
-use doorway_store::{AppProfile, NewClient, NewUser, Store};
-
 async fn user(store: &Store, username: &str) -> String {
-    let new = NewUser {
-        id: random_hex_id(),
-        sub: random_hex_id(),
-        username: Username::parse(username).unwrap(),
-        email: Email::parse(&format!("{username}@example.com")).unwrap(),
-        email_verified: false,
-        name: None,
-        password_hash: "$argon2id$placeholder".into(),
-        is_admin: false,
-        is_pro: false,
-        can_pay: false,
-    };
-    store.create_user(new, 0).await.unwrap().id
+    common::create_user(store, username).await.id
 }
+
+use doorway_core::model::ClientKind;
+use doorway_core::secrets::hash_secret;
+use doorway_core::types::{RedirectPolicy, RedirectUri, ScopeSet};
+use doorway_store::{AppProfile, NewClient, Store};
 
 fn new_app(id: &str, owner: &str) -> NewClient {
     NewClient {

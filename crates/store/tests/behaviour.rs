@@ -4,80 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::{backends, new_user};
+
 use doorway_core::model::{AuthorizationCode, ClientKind, Session};
-use doorway_core::secrets::random_hex_id;
-use doorway_core::types::{Email, RedirectPolicy, RedirectUri, ScopeSet, Username};
+use doorway_core::types::{Email, RedirectPolicy, RedirectUri, ScopeSet};
 use doorway_store::{
-    Issue, NewAccessToken, NewClient, NewRefreshToken, NewUser, PoolOptions, RedeemOutcome, RefreshOutcome, Store,
-    StoreError, StoredKey,
+    Issue, NewAccessToken, NewClient, NewRefreshToken, PoolOptions, RedeemOutcome, RefreshOutcome, Store, StoreError,
+    StoredKey,
 };
-
-/// A fresh store of each available dialect; the guard cleans up.
-struct Backend {
-    store: Store,
-    _dir: Option<tempfile::TempDir>,
-    drop_db: Option<(String, String)>,
-}
-
-async fn backends() -> Vec<Backend> {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let mut all = vec![Backend {
-        store: Store::connect(&url, &PoolOptions::default()).await.unwrap(),
-        _dir: Some(dir),
-        drop_db: None,
-    }];
-    if let Ok(server) = std::env::var("DOORWAY_TEST_POSTGRES") {
-        let server = server.trim_end_matches('/').to_owned();
-        let name = format!("doorway_test_{}", random_hex_id());
-        let admin = Store::connect(&format!("{server}/postgres"), &PoolOptions::default()).await;
-        // The admin connection also runs migrations on `postgres`; use a raw create instead.
-        drop(admin);
-        create_database(&server, &name).await;
-        let store = Store::connect(&format!("{server}/{name}"), &PoolOptions::default()).await.unwrap();
-        all.push(Backend { store, _dir: None, drop_db: Some((server, name)) });
-    }
-    all
-}
-
-async fn create_database(server: &str, name: &str) {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
-}
-
-impl Backend {
-    async fn finish(self) {
-        self.store.close().await;
-        if let Some((server, name)) = self.drop_db {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-    }
-}
-
-fn new_user(username: &str) -> NewUser {
-    NewUser {
-        id: uuid_like(),
-        sub: random_hex_id(),
-        username: Username::parse(username).unwrap(),
-        email: Email::parse(&format!("{username}@example.com")).unwrap(),
-        email_verified: false,
-        name: None,
-        password_hash: "$argon2id$placeholder".into(),
-        is_admin: false,
-        is_pro: false,
-        can_pay: false,
-    }
-}
-
-fn uuid_like() -> String {
-    random_hex_id()
-}
 
 fn new_client(id: &str) -> NewClient {
     NewClient {

@@ -4,26 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-use common::backends;
+use common::{backends, new_user};
 
-use doorway_core::secrets::random_hex_id;
-use doorway_core::types::{Email, Username};
-use doorway_store::{EmailPurpose, NewEmail, NewUser, StoreError};
-
-fn new_user(username: &str) -> NewUser {
-    NewUser {
-        id: format!("id-{username}"),
-        sub: random_hex_id(),
-        username: Username::parse(username).unwrap(),
-        email: Email::parse(&format!("{username}@example.com")).unwrap(),
-        email_verified: false,
-        name: None,
-        password_hash: "$argon2id$placeholder".into(),
-        is_admin: false,
-        is_pro: false,
-        can_pay: false,
-    }
-}
+use doorway_store::{EmailPurpose, NewEmail, StoreError};
 
 fn message(id: &str) -> NewEmail {
     NewEmail {

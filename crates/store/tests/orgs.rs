@@ -5,28 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-use common::backends;
+use common::{backends, create_user as user};
 
-use doorway_core::model::{ClientKind, User};
+use doorway_core::model::ClientKind;
 use doorway_core::secrets::random_hex_id;
 use doorway_core::types::{Email, OrgName, OrgRole, RedirectPolicy, RedirectUri, ScopeSet, Username};
 use doorway_store::{InviteOutcome, MemberChange, NewClient, NewOrg, NewUser, Store, StoreError};
-
-async fn user(store: &Store, username: &str) -> User {
-    let new = NewUser {
-        id: random_hex_id(),
-        sub: random_hex_id(),
-        username: Username::parse(username).unwrap(),
-        email: Email::parse(&format!("{username}@example.com")).unwrap(),
-        email_verified: false,
-        name: None,
-        password_hash: "$argon2id$placeholder".into(),
-        is_admin: false,
-        is_pro: false,
-        can_pay: false,
-    };
-    store.create_user(new, 1).await.unwrap()
-}
 
 fn new_org(name: &str) -> NewOrg {
     NewOrg {

@@ -7,31 +7,11 @@
 mod common;
 use common::backends;
 
-use doorway_core::secrets::random_hex_id;
-use doorway_core::types::{Email, Username};
-use doorway_store::{CeremonyPurpose, NewUser, Store, StoreError, StoredPasskey};
-
 async fn user(store: &Store, username: &str) -> String {
-    let user = store
-        .create_user(
-            NewUser {
-                id: format!("id-{username}"),
-                sub: random_hex_id(),
-                username: Username::parse(username).unwrap(),
-                email: Email::parse(&format!("{username}@example.com")).unwrap(),
-                email_verified: false,
-                name: None,
-                password_hash: "$argon2id$placeholder".into(),
-                is_admin: false,
-                is_pro: false,
-                can_pay: false,
-            },
-            0,
-        )
-        .await
-        .unwrap();
-    user.id
+    common::create_user(store, username).await.id
 }
+
+use doorway_store::{CeremonyPurpose, Store, StoreError, StoredPasskey};
 
 fn passkey(id: &str, user_id: &str, credential_id: &str, created_at: i64) -> StoredPasskey {
     StoredPasskey {

@@ -36,8 +36,8 @@ mod password_reset;
 mod revoke;
 mod session;
 mod settings;
-mod two_factor;
 pub mod token;
+mod two_factor;
 mod userinfo;
 
 /// Pages must not be framed, leak the URL (codes, states) in Referer, or load foreign scripts.

@@ -1,8 +1,34 @@
 //! The storage suites' harness: each test runs on SQLite always, and on PostgreSQL (a fresh
 //! database, dropped afterwards) when `DOORWAY_TEST_POSTGRES` names a server.
 
+#![allow(dead_code)] // each suite uses the parts it needs
+
+use doorway_core::model::User;
 use doorway_core::secrets::random_hex_id;
-use doorway_store::{PoolOptions, Store};
+use doorway_core::types::{Email, Username};
+use doorway_store::{NewUser, PoolOptions, Store};
+
+/// A person to create: id `id-<username>`, `<username>@example.com` (unverified), a
+/// placeholder password hash (the store never checks passwords).
+pub fn new_user(username: &str) -> NewUser {
+    NewUser {
+        id: format!("id-{username}"),
+        sub: random_hex_id(),
+        username: Username::parse(username).unwrap(),
+        email: Email::parse(&format!("{username}@example.com")).unwrap(),
+        email_verified: false,
+        name: None,
+        password_hash: "$argon2id$placeholder".into(),
+        is_admin: false,
+        is_pro: false,
+        can_pay: false,
+    }
+}
+
+/// Creates [`new_user`] and returns the stored row.
+pub async fn create_user(store: &Store, username: &str) -> User {
+    store.create_user(new_user(username), 1).await.unwrap()
+}
 
 pub struct Backend {
     pub store: Store,
