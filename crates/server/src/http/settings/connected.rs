@@ -17,8 +17,7 @@ use serde::Deserialize;
 
 use super::{Moment, page, to_login};
 use crate::http::error::PageError;
-use crate::http::form::PageForm;
-use crate::http::form::TypedQuery;
+use crate::http::form::{PageForm, TypedQuery};
 use crate::http::session::{MaybeUser, check_csrf, csrf_token};
 use crate::state::{AppState, now};
 use crate::ui::ser;
