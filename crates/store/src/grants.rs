@@ -160,6 +160,13 @@ pub enum RefreshOutcome {
     Reused { family_id: String, client_id: String, revoked_tokens: u64 },
 }
 
+/// What the SQLite fast path of a refresh did: all of it, or nothing (the token is not live).
+#[allow(clippy::large_enum_variant, reason = "private, returned once per refresh and matched at once")]
+enum FastRefresh<F> {
+    Done(RefreshOutcome),
+    NotLive(F),
+}
+
 const CODE_COLUMNS: &str = "code_hash, client_id, user_id, redirect_uri, redirect_uri_sent, scope, nonce, \
      code_challenge, auth_time, created_at, expires_at, sid";
 /// An access token's columns, of a table aliased `t`.
@@ -406,6 +413,14 @@ impl Store {
              AND revoked_at IS NULL AND idle_expires_at > $3 AND absolute_expires_at > $4 RETURNING {REFRESH_COLUMNS}"
         );
         let select = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
+        let check = match &self.pool {
+            Pool::Sqlite { writer, .. } => match self.refresh_sqlite(writer, token_hash, now, check).await? {
+                FastRefresh::Done(outcome) => return Ok(outcome),
+                // Not a live token: the rare cases (grace, reuse, expiry) take the path below.
+                FastRefresh::NotLive(check) => check,
+            },
+            Pool::Postgres(_) => check,
+        };
         on_writer!(self, |pool| {
             let mut tx = sqlx::Connection::begin(pool).await?;
             let rotated: Option<RefreshRow> = sqlx::query_as(sqlx::AssertSqlSafe(rotate))
@@ -486,6 +501,82 @@ impl Store {
             tx.commit().await?;
             Ok(if fresh { RefreshOutcome::Rotated(parent) } else { RefreshOutcome::Grace(parent) })
         })
+    }
+
+    /// [`Store::refresh`] of a live token on SQLite, in two round trips to the writer instead of
+    /// five: `BEGIN IMMEDIATE` with the rotating UPDATE, then the inserts and `COMMIT`. A token
+    /// the UPDATE does not match is handed back (rolled back, `check` unused) for the general
+    /// path, which runs the same UPDATE again: a token never becomes live again, so it answers
+    /// the same. As in [`Store::redeem_code`], the connection is discarded (rolling back) if
+    /// anything stops this function between the two round trips.
+    async fn refresh_sqlite<F>(
+        &self,
+        writer: &SqliteConns,
+        token_hash: &str,
+        now: i64,
+        check: F,
+    ) -> Result<FastRefresh<F>>
+    where
+        F: FnOnce(&RefreshToken) -> std::result::Result<Issue, OAuthError>,
+    {
+        let rotate = format!(
+            "BEGIN IMMEDIATE; UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL \
+             AND revoked_at IS NULL AND idle_expires_at > $1 AND absolute_expires_at > $1 RETURNING {REFRESH_COLUMNS}"
+        );
+        let mut conn = writer.acquire().await?;
+        conn.discard_on_drop(true);
+        // fetch_all: every statement runs to completion before the next command.
+        let rows: Vec<RefreshRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(rotate)).bind(now).bind(token_hash).fetch_all(&mut *conn).await?;
+        let Some(row) = rows.into_iter().next() else {
+            sqlx::query("ROLLBACK").execute(&mut *conn).await?;
+            conn.discard_on_drop(false);
+            return Ok(FastRefresh::NotLive(check));
+        };
+        let parent = RefreshToken::try_from(row)?;
+        let issue = match check(&parent) {
+            Ok(issue) => issue,
+            Err(err) => {
+                // A failed check changes nothing: the legitimate holder keeps its token.
+                sqlx::query("ROLLBACK").execute(&mut *conn).await?;
+                conn.discard_on_drop(false);
+                return Ok(FastRefresh::Done(RefreshOutcome::Rejected(err)));
+            }
+        };
+        let (access, successor) = (&issue.access, issue.refresh.as_ref());
+        let insert_access = "INSERT INTO access_tokens (token_hash, client_id, user_id, scope, code_hash, family_id, \
+             created_at, expires_at) VALUES ($1, $2, $3, $4, NULL, $5, $6, $7);";
+        let sql = match successor {
+            Some(_) => format!(
+                "{insert_access} INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, \
+                 auth_time, sid, created_at, idle_expires_at, absolute_expires_at) \
+                 VALUES ($8, $5, $9, $10, $11, $12, $13, $6, $14, $15) ON CONFLICT (token_hash) DO NOTHING; COMMIT"
+            ),
+            None => format!("{insert_access} COMMIT"),
+        };
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&access.token_hash)
+            .bind(&access.client_id)
+            .bind(&access.user_id)
+            .bind(access.scope.to_string())
+            .bind(&parent.family_id)
+            .bind(now)
+            .bind(access.expires_at);
+        let query = match successor {
+            Some(r) => query
+                .bind(&r.token_hash)
+                .bind(&r.client_id)
+                .bind(&r.user_id)
+                .bind(r.scope.to_string())
+                .bind(r.auth_time)
+                .bind(&r.sid)
+                .bind(r.idle_expires_at)
+                .bind(r.absolute_expires_at),
+            None => query,
+        };
+        query.execute(&mut *conn).await?;
+        conn.discard_on_drop(false);
+        Ok(FastRefresh::Done(RefreshOutcome::Rotated(parent)))
     }
 
     /// Stores an access token outside any grant family (client credentials).

@@ -333,6 +333,43 @@ async fn a_refresh_replayed_after_the_grace_window_revokes_the_family() {
 }
 
 #[tokio::test]
+async fn a_rotation_stores_the_successor_and_access_token_in_the_family_of_the_parent() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let user_id = granted(store).await;
+        let rotated = store.refresh("r0", 200, 10, |_| Ok(refresh_issue(&user_id, "a1", "r1"))).await.unwrap();
+        let RefreshOutcome::Rotated(parent) = rotated else { panic!("{} {rotated:?}", store.dialect()) };
+        assert_eq!((parent.token_hash.as_str(), parent.family_id.as_str()), ("r0", "h1"));
+        let stored_parent = store.find_refresh_token("r0").await.unwrap().unwrap();
+        assert_eq!(stored_parent.rotated_at, Some(200), "{}", store.dialect());
+        let successor = store.find_refresh_token("r1").await.unwrap().unwrap();
+        assert_eq!((successor.family_id.as_str(), successor.created_at), ("h1", 200));
+        assert!(successor.rotated_at.is_none() && successor.revoked_at.is_none());
+        let access = store.find_access_token("a1").await.unwrap().unwrap();
+        assert_eq!((access.family_id.as_deref(), access.code_hash.as_deref()), (Some("h1"), None));
+        assert!(!access.revoked && access.created_at == 200);
+        backend.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn an_expired_refresh_token_is_inactive_and_stores_nothing() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let user_id = granted(store).await;
+        // idle_expires_at is 10,000 (see `successor_of`).
+        let late = store.refresh("r0", 10_000, 10, |_| Ok(refresh_issue(&user_id, "a1", "r1"))).await.unwrap();
+        assert!(matches!(late, RefreshOutcome::Inactive), "{} {late:?}", store.dialect());
+        assert!(store.find_refresh_token("r0").await.unwrap().unwrap().rotated_at.is_none());
+        assert!(store.find_refresh_token("r1").await.unwrap().is_none());
+        assert!(store.find_access_token("a1").await.unwrap().is_none());
+        let unknown = store.refresh("nope", 200, 10, |_| Ok(refresh_issue(&user_id, "a2", "r2"))).await.unwrap();
+        assert!(matches!(unknown, RefreshOutcome::Inactive));
+        backend.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn a_failed_refresh_check_changes_nothing() {
     for backend in backends().await {
         let store = &backend.store;
