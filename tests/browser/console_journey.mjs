@@ -140,6 +140,10 @@ async function main() {
   const copy = page.locator("button[data-copy=snippet-markdown]");
   await copy.waitFor({ state: "visible" });
   await copy.click();
+  // The label changes once the asynchronous clipboard write has settled: wait for it to change.
+  await page
+    .waitForFunction((el) => el.textContent.trim() !== "Copy", await copy.elementHandle(), { timeout: 5000 })
+    .catch(() => {});
   eq("the copy button reports success", (await copy.textContent()).trim(), "Copied");
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   const markdown = (await page.locator("#snippet-markdown").textContent()).trim();
