@@ -12,24 +12,17 @@
 //   node console_journey.mjs --issuer http://127.0.0.1:PORT --username erin --password PW [--out DIR]
 
 import { createServer } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { chromium } from "playwright-core";
-import { STEP_TIMEOUT, eq, failures, testArgs, watchdog as startWatchdog } from "./harness.mjs";
+import { eq, must, redeemCode, runInBrowser, signUp, testArgs, watchdog } from "./harness.mjs";
 
 const args = testArgs();
-const watchdog = startWatchdog(150);
-function must(what, cond) {
-  eq(what, Boolean(cond), true);
-  if (!cond) throw new Error(`cannot go on: ${what}`);
-}
+watchdog(150);
 
 const issuer = args.issuer;
 const outDir = args.out || mkdtempSync(join(tmpdir(), "doorway-e2e-shots-"));
-const profileDir = mkdtempSync(join(tmpdir(), "doorway-e2e-chromium-"));
-let context;
 
 // --- The test relying party: a confidential app's server side ----------------------------------
 const rp = { clientId: null, secret: null, redirect: null };
@@ -44,19 +37,12 @@ const server = createServer(async (req, res) => {
   const code = url.searchParams.get("code");
   try {
     if (code) {
-      const basic = Buffer.from(`${encodeURIComponent(rp.clientId)}:${encodeURIComponent(rp.secret)}`).toString("base64");
-      const response = await fetch(`${issuer}/oauth/token`, {
-        method: "POST",
-        headers: { authorization: `Basic ${basic}`, "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: rp.redirect }),
-      });
-      const tokens = await response.json();
-      result.token_status = response.status;
+      const { status, tokens, userinfo } = await redeemCode(issuer, rp, code);
+      result.token_status = status;
       result.token_error = tokens.error || null;
-      if (response.ok) {
+      if (userinfo) {
         result.has_id_token = Boolean(tokens.id_token);
-        const userinfo = await fetch(`${issuer}/oauth/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
-        result.userinfo = await userinfo.json();
+        result.userinfo = userinfo;
       }
     }
   } catch (e) {
@@ -84,34 +70,9 @@ async function startSignIn(page, link) {
   return state;
 }
 
-async function main() {
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: args.chromium,
-    headless: true,
-    timeout: 30000,
-    viewport: { width: 1100, height: 800 },
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  context.setDefaultTimeout(STEP_TIMEOUT);
-  context.setDefaultNavigationTimeout(STEP_TIMEOUT);
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: issuer });
-  const page = context.pages()[0] || (await context.newPage());
-  page.on("pageerror", (e) => console.log(`  [page error] ${e.message}`));
-  page.on("console", (m) => m.type() === "error" && console.log(`  [console error] ${m.text()}`));
-  page.on("framenavigated", (f) => f === page.mainFrame() && console.log(`  navigated: ${f.url()}`));
-  const loopback = new Set(["127.0.0.1", "localhost", "[::1]"]);
-  await context.route((url) => !loopback.has(url.hostname), (route) => {
-    console.log(`  [blocked non-loopback request] ${route.request().url()}`);
-    return route.abort();
-  });
-
+async function main(page) {
   // 1. Sign up.
-  await page.goto(`${issuer}/signup`);
-  await page.fill("#username", args.username);
-  await page.fill("#email", `${args.username}@example.com`);
-  await page.fill("#password", args.password);
-  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/signup")), page.click("button[type=submit]")]);
+  await signUp(page, issuer, args.username, args.password);
 
   // 2. Register an app in the console.
   await page.goto(`${issuer}/settings/applications`);
@@ -221,28 +182,8 @@ async function main() {
   must("the old secret is really gone", oldSecret !== rp.secret);
 }
 
-try {
-  await main();
-} catch (e) {
-  console.log(`FLOW ERROR: ${e.stack || e}`);
-  failures.push(String(e.message || e).split("\n")[0]);
-  try {
-    const page = context?.pages()[0];
-    if (page) {
-      const shot = join(outDir, "failure.png");
-      await page.screenshot({ path: shot, fullPage: true, timeout: 5000 });
-      console.log(`screenshot (at failure, ${page.url()}): ${shot}`);
-    }
-  } catch {}
-} finally {
-  await context?.close().catch(() => {});
-  server.close();
-  rmSync(profileDir, { recursive: true, force: true });
-  clearTimeout(watchdog);
-}
-if (failures.length) {
-  console.log(`console_journey: ${failures.length} check(s) failed`);
-  process.exit(1);
-}
-console.log("console_journey: all checks passed");
-process.exit(0);
+await runInBrowser("console_journey", args, outDir, main, {
+  // The copy button's check reads the clipboard.
+  before: (context) => context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: issuer }),
+  cleanup: () => server.close(),
+});

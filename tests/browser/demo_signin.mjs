@@ -9,18 +9,15 @@
 // Usage (tests/e2e.sh does this):
 //   node demo_signin.mjs --issuer http://127.0.0.1:PORT --username alice --password PW [--name "Alice A"] [--out DIR]
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
-import { STEP_TIMEOUT, eq, failures, testArgs, watchdog as startWatchdog } from "./harness.mjs";
+import { STEP_TIMEOUT, eq, runInBrowser, testArgs, watchdog } from "./harness.mjs";
 
 const args = testArgs({ name: { type: "string" } });
-const watchdog = startWatchdog(120);
+watchdog(120);
 
 const outDir = args.out || mkdtempSync(join(tmpdir(), "doorway-e2e-shots-"));
-const profileDir = mkdtempSync(join(tmpdir(), "doorway-e2e-chromium-"));
-let context;
 
 async function readJson(page, selector) {
   const text = (await page.locator(selector).first().textContent({ timeout: STEP_TIMEOUT })) || "";
@@ -31,36 +28,7 @@ async function readJson(page, selector) {
   }
 }
 
-async function main() {
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: args.chromium,
-    headless: true,
-    timeout: 30000,
-    viewport: { width: 1100, height: 800 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  context.setDefaultTimeout(STEP_TIMEOUT);
-  context.setDefaultNavigationTimeout(STEP_TIMEOUT);
-  const page = context.pages()[0] || (await context.newPage());
-  page.on("pageerror", (e) => console.log(`  [page error] ${e.message}`));
-  page.on("console", (m) => m.type() === "error" && console.log(`  [console error] ${m.text()}`));
-  page.on("framenavigated", (f) => f === page.mainFrame() && console.log(`  navigated: ${f.url()}`));
-  // Everything stays on loopback: abort any request that would leave the machine.
-  const loopback = new Set(["127.0.0.1", "localhost", "[::1]"]);
-  await context.route((url) => !loopback.has(url.hostname), (route) => {
-    console.log(`  [blocked non-loopback request] ${route.request().url()}`);
-    return route.abort();
-  });
-
+async function main(page) {
   const issuer = args.issuer;
   await page.goto(issuer + "/demo");
   const signInButton = page
@@ -107,26 +75,4 @@ async function main() {
   eq("the claims page shows the username", visible.includes(args.username), true);
 }
 
-try {
-  await main();
-} catch (e) {
-  console.log(`FLOW ERROR: ${e.stack || e}`);
-  failures.push(String(e.message || e).split("\n")[0]);
-  try {
-    const page = context?.pages()[0];
-    if (page) {
-      const shot = join(outDir, "failure.png");
-      await page.screenshot({ path: shot, fullPage: true, timeout: 5000 });
-      console.log(`screenshot (at failure, ${page.url()}): ${shot}`);
-    }
-  } catch {}
-} finally {
-  await context?.close().catch(() => {});
-  rmSync(profileDir, { recursive: true, force: true });
-  clearTimeout(watchdog);
-}
-if (failures.length) {
-  console.log(`demo_signin: ${failures.length} check(s) failed`);
-  process.exit(1);
-}
-console.log("demo_signin: all checks passed");
+await runInBrowser("demo_signin", args, outDir, main);

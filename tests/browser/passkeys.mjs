@@ -13,41 +13,32 @@
 //     --client-id ID --client-secret S --app-port P [--out DIR]
 
 import { createServer } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { chromium } from "playwright-core";
-import { STEP_TIMEOUT, eq, failures, testArgs, watchdog as startWatchdog } from "./harness.mjs";
+import { eq, redeemCode, runInBrowser, signUp, testArgs, watchdog } from "./harness.mjs";
 
-const args = testArgs({
-  "client-id": { type: "string" },
-  "client-secret": { type: "string" },
-  "app-port": { type: "string" },
-  // Optional: the binary and data dir of the server under test, to disable the account at the end.
-  doorway: { type: "string" },
-  "data-dir": { type: "string" },
-});
-for (const k of ["client-id", "client-secret", "app-port"]) {
-  if (!args[k]) {
-    console.error(`missing --${k}`);
-    process.exit(2);
-  }
-}
-const watchdog = startWatchdog(150);
-function must(what, cond) {
-  eq(what, Boolean(cond), true);
-  if (!cond) throw new Error(`cannot go on: ${what}`);
-}
+const args = testArgs(
+  {
+    "client-id": { type: "string" },
+    "client-secret": { type: "string" },
+    "app-port": { type: "string" },
+    // Optional: the binary and data dir of the server under test, to disable the account at the end.
+    doorway: { type: "string" },
+    "data-dir": { type: "string" },
+  },
+  ["client-id", "client-secret", "app-port"],
+);
+watchdog(150);
 
 const issuer = args.issuer;
 const outDir = args.out || mkdtempSync(join(tmpdir(), "doorway-e2e-shots-"));
-const profileDir = mkdtempSync(join(tmpdir(), "doorway-e2e-chromium-"));
-let context;
 
 // --- The test relying party: exchanges the code it receives, reads userinfo ------------------
 const redirect = `http://127.0.0.1:${args["app-port"]}/callback`;
+const app = { clientId: args["client-id"], secret: args["client-secret"], redirect };
 const server = createServer(async (req, res) => {
   const url = new URL(req.url, "http://127.0.0.1");
   if (url.pathname !== "/callback") {
@@ -58,18 +49,9 @@ const server = createServer(async (req, res) => {
   const code = url.searchParams.get("code");
   try {
     if (code) {
-      const basic = Buffer.from(`${encodeURIComponent(args["client-id"])}:${encodeURIComponent(args["client-secret"])}`).toString("base64");
-      const response = await fetch(`${issuer}/oauth/token`, {
-        method: "POST",
-        headers: { authorization: `Basic ${basic}`, "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: redirect }),
-      });
-      const tokens = await response.json();
-      result.token_status = response.status;
-      if (response.ok) {
-        const userinfo = await fetch(`${issuer}/oauth/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
-        result.userinfo = await userinfo.json();
-      }
+      const { status, userinfo } = await redeemCode(issuer, app, code);
+      result.token_status = status;
+      if (userinfo) result.userinfo = userinfo;
     }
   } catch (e) {
     result.rp_error = String(e);
@@ -105,27 +87,7 @@ async function signOut(page) {
   await Promise.all([page.waitForURL((u) => u.pathname === "/login"), page.click("form[action='/logout'] button[type=submit]")]);
 }
 
-async function main() {
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: args.chromium,
-    headless: true,
-    timeout: 30000,
-    viewport: { width: 1100, height: 800 },
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  context.setDefaultTimeout(STEP_TIMEOUT);
-  context.setDefaultNavigationTimeout(STEP_TIMEOUT);
-  const page = context.pages()[0] || (await context.newPage());
-  page.on("pageerror", (e) => console.log(`  [page error] ${e.message}`));
-  page.on("console", (m) => m.type() === "error" && console.log(`  [console error] ${m.text()}`));
-  page.on("framenavigated", (f) => f === page.mainFrame() && console.log(`  navigated: ${f.url()}`));
-  const loopback = new Set(["127.0.0.1", "localhost", "[::1]"]);
-  await context.route((url) => !loopback.has(url.hostname), (route) => {
-    console.log(`  [blocked non-loopback request] ${route.request().url()}`);
-    return route.abort();
-  });
-
+async function main(page, context) {
   // A virtual authenticator answers a conditional (autofill) request at once, so the login page
   // would sign in before anyone clicks. To test the button alone, the test switches autofill
   // off (the page then behaves as in a browser without conditional mediation) except in the
@@ -142,11 +104,7 @@ async function main() {
   const { authenticatorId: laptop } = await cdp.send("WebAuthn.addVirtualAuthenticator", { options: AUTHENTICATOR });
 
   // 1. Sign up.
-  await page.goto(`${issuer}/signup`);
-  await page.fill("#username", args.username);
-  await page.fill("#email", `${args.username}@example.com`);
-  await page.fill("#password", args.password);
-  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/signup")), page.click("button[type=submit]")]);
+  await signUp(page, issuer, args.username, args.password);
   await autofill(false);
 
   // 2. Two passkeys, one per authenticator (an authenticator holds one passkey per account:
@@ -242,28 +200,4 @@ async function main() {
   }
 }
 
-try {
-  await main();
-} catch (e) {
-  console.log(`FLOW ERROR: ${e.stack || e}`);
-  failures.push(String(e.message || e).split("\n")[0]);
-  try {
-    const page = context?.pages()[0];
-    if (page) {
-      const shot = join(outDir, "failure.png");
-      await page.screenshot({ path: shot, fullPage: true, timeout: 5000 });
-      console.log(`screenshot (at failure, ${page.url()}): ${shot}`);
-    }
-  } catch {}
-} finally {
-  await context?.close().catch(() => {});
-  server.close();
-  rmSync(profileDir, { recursive: true, force: true });
-  clearTimeout(watchdog);
-}
-if (failures.length) {
-  console.log(`passkeys: ${failures.length} check(s) failed`);
-  process.exit(1);
-}
-console.log("passkeys: all checks passed");
-process.exit(0);
+await runInBrowser("passkeys", args, outDir, main, { cleanup: () => server.close() });

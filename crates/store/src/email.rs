@@ -96,30 +96,10 @@ impl Store {
         Ok(())
     }
 
-    /// Claims up to `limit` due messages for `lease` seconds: one conditional UPDATE per row,
-    /// so two nodes never send the same message at once.
+    /// Claims up to `limit` due messages for `lease` seconds (see [`Store::claim_outbox`]), so
+    /// two nodes never send the same message at once.
     pub async fn claim_emails(&self, now: i64, lease: i64, limit: i64) -> Result<Vec<OutboxEmail>> {
-        let due = "SELECT id FROM email_outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
-                   AND (locked_until IS NULL OR locked_until <= $2) ORDER BY next_attempt_at LIMIT $3";
-        let ids: Vec<String> =
-            on_pool!(self, |pool| sqlx::query_scalar(due).bind(now).bind(now).bind(limit).fetch_all(pool).await)?;
-        let claim = format!(
-            "UPDATE email_outbox SET locked_until = $1 WHERE id = $2 AND status = 'pending' \
-             AND (locked_until IS NULL OR locked_until <= $3) RETURNING {OUTBOX_COLUMNS}"
-        );
-        let mut claimed = Vec::new();
-        for id in ids {
-            let row: Option<OutboxEmail> = on_writer!(self, |pool| {
-                sqlx::query_as(sqlx::AssertSqlSafe(claim.clone()))
-                    .bind(now + lease)
-                    .bind(&id)
-                    .bind(now)
-                    .fetch_optional(pool)
-                    .await
-            })?;
-            claimed.extend(row);
-        }
-        Ok(claimed)
+        self.claim_outbox("email_outbox", OUTBOX_COLUMNS, now, lease, limit).await
     }
 
     /// Marks a message sent and blanks its body (it held a live link).

@@ -46,20 +46,45 @@ impl Store {
         Ok(())
     }
 
-    /// Claims up to `limit` due deliveries for `lease` seconds. A claim is one conditional
-    /// UPDATE per row, so two nodes never deliver the same row at once.
+    /// Claims up to `limit` due deliveries for `lease` seconds (see [`Store::claim_outbox`]).
     pub async fn claim_logout_deliveries(&self, now: i64, lease: i64, limit: i64) -> Result<Vec<LogoutDelivery>> {
-        let due = "SELECT id FROM logout_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
-                   AND (locked_until IS NULL OR locked_until <= $2) ORDER BY next_attempt_at LIMIT $3";
-        let ids: Vec<String> =
-            on_pool!(self, |pool| sqlx::query_scalar(due).bind(now).bind(now).bind(limit).fetch_all(pool).await)?;
-        let mut claimed = Vec::new();
-        let claim = format!(
-            "UPDATE logout_deliveries SET locked_until = $1 WHERE id = $2 AND status = 'pending' \
-             AND (locked_until IS NULL OR locked_until <= $3) RETURNING {COLUMNS}"
+        self.claim_outbox("logout_deliveries", COLUMNS, now, lease, limit).await
+    }
+
+    /// Claims up to `limit` due rows of an outbox table (this one, or `email_outbox`) for
+    /// `lease` seconds, returning `columns`. A claim is one conditional UPDATE per row, so two
+    /// nodes never deliver the same row at once.
+    pub(crate) async fn claim_outbox<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        now: i64,
+        lease: i64,
+        limit: i64,
+    ) -> Result<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        let due = format!(
+            "SELECT id FROM {table} WHERE status = 'pending' AND next_attempt_at <= $1 \
+             AND (locked_until IS NULL OR locked_until <= $2) ORDER BY next_attempt_at LIMIT $3"
         );
+        let ids: Vec<String> = on_pool!(self, |pool| sqlx::query_scalar(sqlx::AssertSqlSafe(due.clone()))
+            .bind(now)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        let claim = format!(
+            "UPDATE {table} SET locked_until = $1 WHERE id = $2 AND status = 'pending' \
+             AND (locked_until IS NULL OR locked_until <= $3) RETURNING {columns}"
+        );
+        let mut claimed = Vec::new();
         for id in ids {
-            let row: Option<LogoutDelivery> = on_writer!(self, |pool| {
+            let row: Option<T> = on_writer!(self, |pool| {
                 sqlx::query_as(sqlx::AssertSqlSafe(claim.clone()))
                     .bind(now + lease)
                     .bind(&id)

@@ -455,3 +455,36 @@ pub async fn tokens_for(app: &TestApp, client: &TestClient, scope: &str) -> Valu
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }
+
+/// A database of its own on the PostgreSQL server in `DOORWAY_TEST_POSTGRES` (scripts/test sets
+/// it), dropped by [`PgDatabase::finish`].
+pub struct PgDatabase {
+    pub url: String,
+    server: String,
+    name: String,
+}
+
+impl PgDatabase {
+    /// `None` (with a notice) when no PostgreSQL server is configured for tests.
+    pub async fn create(test: &str) -> Option<Self> {
+        let Ok(server) = std::env::var("DOORWAY_TEST_POSTGRES") else {
+            eprintln!("skipping {test}: DOORWAY_TEST_POSTGRES is not set (scripts/test sets it)");
+            return None;
+        };
+        let server = server.trim_end_matches('/').to_owned();
+        let name = format!("doorway_test_{}", random_hex_id());
+        admin_sql(&server, &format!("CREATE DATABASE {name}")).await;
+        Some(Self { url: format!("{server}/{name}"), server, name })
+    }
+
+    pub async fn finish(self) {
+        admin_sql(&self.server, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await;
+    }
+}
+
+async fn admin_sql(server: &str, sql: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+}

@@ -14,44 +14,12 @@ use doorway_store::{NewClient, NewUser, PoolOptions, Store};
 use reqwest::header::LOCATION;
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestClient, VERIFIER, input_value, query_of};
+use crate::helpers::{PASSWORD, PgDatabase, TestClient, VERIFIER, input_value, query_of};
 
 /// The master key every node shares (sealed signing keys, refresh rotation, cookies).
 pub const SECRET_KEY: &str = "multi-node-test-secret-key-0123456789abcdef";
 /// The issuer the nodes share, as behind a load balancer; tests address each node directly.
 pub const ISSUER: &str = "http://doorway.test";
-
-/// A database of its own on the server in `DOORWAY_TEST_POSTGRES`, dropped by [`finish`].
-pub struct PgDatabase {
-    pub url: String,
-    server: String,
-    name: String,
-}
-
-impl PgDatabase {
-    /// `None` (with a notice) when no PostgreSQL server is configured for tests.
-    pub async fn create(test: &str) -> Option<Self> {
-        let Ok(server) = std::env::var("DOORWAY_TEST_POSTGRES") else {
-            eprintln!("skipping {test}: DOORWAY_TEST_POSTGRES is not set (scripts/test sets it)");
-            return None;
-        };
-        let server = server.trim_end_matches('/').to_owned();
-        let name = format!("doorway_test_{}", random_hex_id());
-        admin_sql(&server, &format!("CREATE DATABASE {name}")).await;
-        Some(Self { url: format!("{server}/{name}"), server, name })
-    }
-
-    pub async fn finish(self) {
-        admin_sql(&self.server, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await;
-    }
-}
-
-async fn admin_sql(server: &str, sql: &str) {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.unwrap();
-    conn.close().await.unwrap();
-}
 
 /// One `doorway serve` process.
 pub struct Node {

@@ -10,7 +10,6 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 use crate::helpers::*;
-use crate::nodes::PgDatabase;
 
 /// Like `spawn_app_with`, returning where `/metrics` is served too.
 async fn spawn_with_metrics(adjust: impl FnOnce(&mut Config)) -> (TestApp, String) {

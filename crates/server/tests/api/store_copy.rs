@@ -10,7 +10,6 @@ use serde_json::Value;
 use sqlx::Row;
 
 use crate::helpers::*;
-use crate::nodes::PgDatabase;
 
 fn doorway(args: &[&str], data_dir: &std::path::Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_doorway"))

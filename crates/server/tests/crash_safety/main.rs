@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 
 use checks::Witness;
 use db::Db;
-use helpers::TestClient;
+use helpers::{PgDatabase, TestClient};
 use load::{Chain, Records, Setup};
-use nodes::{Node, PgDatabase, SECRET_KEY};
+use nodes::{Node, SECRET_KEY};
 
 const CYCLES: usize = 3;
 const CHAINS: usize = 3;

@@ -6,7 +6,7 @@ use reqwest::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 
 use crate::helpers::*;
-use crate::surface::{PgDatabase, Route, Surface, routes};
+use crate::surface::{Route, Surface, routes};
 
 /// Text that must never reach a client: panics, backtraces, source locations, driver errors,
 /// and axum's own rejection wording (Doorway answers with its own messages).
@@ -294,6 +294,7 @@ async fn malformed_requests_to_every_route_never_get_a_5xx_or_internal_text_when
     report(&run_matrix(&surface, Who::SignedIn).await);
 }
 
+/// PostgreSQL refuses what SQLite stores (a NUL in a text column), so the matrix runs on both.
 #[tokio::test]
 async fn nul_bytes_and_invalid_utf8_never_get_a_5xx_on_postgres_either() {
     let Some(db) = PgDatabase::create("nul_bytes_and_invalid_utf8_never_get_a_5xx_on_postgres_either").await else {

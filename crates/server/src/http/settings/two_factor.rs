@@ -17,7 +17,7 @@ use super::{Moment, page};
 use crate::audit::{self, Event, Origin, kind};
 use crate::http::error::PageError;
 use crate::http::form::{PageForm, TypedQuery};
-use crate::http::session::{MaybeUser, check_csrf, csrf_token};
+use crate::http::session::{CurrentUser, MaybeUser, check_csrf, csrf_token};
 use crate::http::two_factor::{check_totp, new_recovery_codes, open_secret, seal_label, signed_in_recently, totp_for};
 use crate::state::{AppState, now};
 use crate::throttle::{self, Locked, PeerIp};
@@ -260,6 +260,31 @@ async fn refused(state: &AppState, jar: CookieJar, user: &User, refused: Refused
     Ok(response)
 }
 
+/// What `disable` and `regenerate` both require before they change anything: a valid CSRF token,
+/// a signed-in user with TOTP on, and a successful re-authentication. `Ok(Err(response))` is the
+/// answer to send instead (sign in first, back to the page, or the refusal).
+async fn require_reauthentication(
+    state: &AppState,
+    jar: CookieJar,
+    user: Option<CurrentUser>,
+    peer: Option<std::net::IpAddr>,
+    origin: &Origin,
+    form: &ReauthForm,
+    now: i64,
+) -> Result<Result<(CookieJar, User), Response>, PageError> {
+    check_csrf(state, &jar, form.csrf_token.as_deref())?;
+    let Some(CurrentUser { user, .. }) = user else {
+        return Ok(Err(crate::http::account::login_then(PATH)));
+    };
+    if !state.store.totp_enabled(&user.id).await? {
+        return Ok(Err(Redirect::to(PATH).into_response()));
+    }
+    if let Err(why) = reauthenticate(state, &user, form, peer, origin, now).await? {
+        return Ok(Err(refused(state, jar, &user, why).await?));
+    }
+    Ok(Ok((jar, user)))
+}
+
 /// Turns TOTP off (after re-authentication): the secret and the recovery codes are deleted.
 pub async fn disable(
     State(state): State<AppState>,
@@ -269,18 +294,11 @@ pub async fn disable(
     origin: Origin,
     PageForm(form): PageForm<ReauthForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &jar, form.csrf_token.as_deref())?;
-    let Some(current) = user else {
-        return Ok(crate::http::account::login_then(PATH));
-    };
-    let user = &current.user;
     let now = now();
-    if !state.store.totp_enabled(&user.id).await? {
-        return Ok(Redirect::to(PATH).into_response());
-    }
-    if let Err(why) = reauthenticate(&state, user, &form, peer, &origin, now).await? {
-        return refused(&state, jar, user, why).await;
-    }
+    let (_, user) = match require_reauthentication(&state, jar, user, peer, &origin, &form, now).await? {
+        Ok(reauthenticated) => reauthenticated,
+        Err(response) => return Ok(response),
+    };
     state.store.disable_totp(&user.id).await?;
     audit::record(&state, &origin, Event::new(kind::TWO_FACTOR_DISABLED).by_user(&user.id), now).await;
     tracing::info!(target: "security", event = "two_factor_disabled", user_id = %user.id, "TOTP turned off");
@@ -296,23 +314,16 @@ pub async fn regenerate(
     origin: Origin,
     PageForm(form): PageForm<ReauthForm>,
 ) -> Result<Response, PageError> {
-    check_csrf(&state, &jar, form.csrf_token.as_deref())?;
-    let Some(current) = user else {
-        return Ok(crate::http::account::login_then(PATH));
-    };
-    let user = &current.user;
     let now = now();
-    if !state.store.totp_enabled(&user.id).await? {
-        return Ok(Redirect::to(PATH).into_response());
-    }
-    if let Err(why) = reauthenticate(&state, user, &form, peer, &origin, now).await? {
-        return refused(&state, jar, user, why).await;
-    }
+    let (jar, user) = match require_reauthentication(&state, jar, user, peer, &origin, &form, now).await? {
+        Ok(reauthenticated) => reauthenticated,
+        Err(response) => return Ok(response),
+    };
     let (shown, hashes) = new_recovery_codes();
     state.store.replace_recovery_codes(&user.id, &hashes, now).await?;
     audit::record(&state, &origin, Event::new(kind::RECOVERY_CODES_REGENERATED).by_user(&user.id), now).await;
     let notice = Some("New recovery codes generated; the old ones no longer work.");
-    render(&state, jar, user, StatusCode::OK, Extra { notice, recovery_codes: Some(shown), ..Extra::default() }).await
+    render(&state, jar, &user, StatusCode::OK, Extra { notice, recovery_codes: Some(shown), ..Extra::default() }).await
 }
 
 #[cfg(test)]
