@@ -7,7 +7,7 @@ use doorway_core::OAuthError;
 use doorway_core::model::{AccessToken, AuthorizationCode, RefreshToken, User};
 use doorway_core::types::ScopeSet;
 
-use crate::pool::SqliteConns;
+use crate::pool::{Conn, SqliteConns};
 use crate::users::{JOINED_USER_COLUMNS, JoinedUserRow, USER_COLUMNS, UserRow};
 use crate::{Pool, Result, Store, StoreError, execute, on_pool, on_writer};
 
@@ -148,10 +148,12 @@ pub enum RedeemOutcome {
 #[derive(Debug)]
 pub enum RefreshOutcome {
     /// The token was live: it is rotated out and its successor and the access token stored.
-    Rotated(RefreshToken),
+    /// With the grant's user, if the account still exists (enabled or not), read in the same
+    /// transaction.
+    Rotated(RefreshToken, Option<Box<User>>),
     /// The token was rotated within the grace window: the same successor stands, a new access
-    /// token is stored.
-    Grace(RefreshToken),
+    /// token is stored. With the user, as for `Rotated`.
+    Grace(RefreshToken, Option<Box<User>>),
     /// The token failed a check (client, scope); nothing changed.
     Rejected(OAuthError),
     /// Unknown, expired or revoked.
@@ -165,6 +167,59 @@ pub enum RefreshOutcome {
 enum FastRefresh<F> {
     Done(RefreshOutcome),
     NotLive(F),
+}
+
+/// The second round trip of SQLite's fast paths (code redemption, refresh): the access token,
+/// the successor refresh token if there is one, `COMMIT`, and the grant's user, in one call to
+/// the writer. `family` is the grant's; `code_hash` is set on tokens issued from a code.
+async fn issue_and_commit_sqlite(
+    conn: &mut Conn<'_>,
+    issue: &Issue,
+    family: &str,
+    code_hash: Option<&str>,
+    now: i64,
+    user_id: &str,
+) -> Result<Option<Box<User>>> {
+    let successor = issue.refresh.as_ref();
+    let insert_refresh = match successor {
+        Some(_) => {
+            "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, auth_time, sid, created_at, \
+             idle_expires_at, absolute_expires_at) VALUES ($10, $5, $11, $12, $13, $14, $15, $6, $16, $17) \
+             ON CONFLICT (token_hash) DO NOTHING;"
+        }
+        None => "",
+    };
+    let sql = format!(
+        "INSERT INTO access_tokens (token_hash, client_id, user_id, scope, code_hash, family_id, created_at, \
+         expires_at) VALUES ($1, $2, $3, $4, $8, $5, $6, $7); {insert_refresh} \
+         COMMIT; SELECT {USER_COLUMNS} FROM users WHERE id = $9"
+    );
+    let access = &issue.access;
+    let query = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql))
+        .bind(&access.token_hash)
+        .bind(&access.client_id)
+        .bind(&access.user_id)
+        .bind(access.scope.to_string())
+        .bind(family)
+        .bind(now)
+        .bind(access.expires_at)
+        .bind(code_hash)
+        .bind(user_id);
+    let query = match successor {
+        Some(r) => query
+            .bind(&r.token_hash)
+            .bind(&r.client_id)
+            .bind(&r.user_id)
+            .bind(r.scope.to_string())
+            .bind(r.auth_time)
+            .bind(&r.sid)
+            .bind(r.idle_expires_at)
+            .bind(r.absolute_expires_at),
+        None => query,
+    };
+    let users = query.fetch_all(&mut **conn).await?;
+    conn.discard_on_drop(false);
+    Ok(users.into_iter().next().map(|u| Box::new(User::from(u))))
 }
 
 const CODE_COLUMNS: &str = "code_hash, client_id, user_id, redirect_uri, redirect_uri_sent, scope, nonce, \
@@ -362,44 +417,8 @@ impl Store {
                 return Ok(RedeemOutcome::Rejected(err));
             }
         };
-        let (access, refresh) = (&issue.access, issue.refresh.as_ref());
-        let sql = match refresh {
-            Some(_) => format!(
-                "INSERT INTO access_tokens (token_hash, client_id, user_id, scope, code_hash, family_id, created_at, \
-                 expires_at) VALUES ($1, $2, $3, $4, $5, $5, $6, $7); \
-                 INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, auth_time, sid, \
-                 created_at, idle_expires_at, absolute_expires_at) VALUES ($8, $5, $9, $10, $11, $12, $13, $6, $14, $15); \
-                 COMMIT; SELECT {USER_COLUMNS} FROM users WHERE id = $16"
-            ),
-            None => format!(
-                "INSERT INTO access_tokens (token_hash, client_id, user_id, scope, code_hash, family_id, created_at, \
-                 expires_at) VALUES ($1, $2, $3, $4, $5, $5, $6, $7); \
-                 COMMIT; SELECT {USER_COLUMNS} FROM users WHERE id = $8"
-            ),
-        };
-        let query = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql))
-            .bind(&access.token_hash)
-            .bind(&access.client_id)
-            .bind(&access.user_id)
-            .bind(access.scope.to_string())
-            .bind(code_hash)
-            .bind(now)
-            .bind(access.expires_at);
-        let query = match refresh {
-            Some(r) => query
-                .bind(&r.token_hash)
-                .bind(&r.client_id)
-                .bind(&r.user_id)
-                .bind(r.scope.to_string())
-                .bind(r.auth_time)
-                .bind(&r.sid)
-                .bind(r.idle_expires_at)
-                .bind(r.absolute_expires_at),
-            None => query,
-        };
-        let users = query.bind(&code.user_id).fetch_all(&mut *conn).await?;
-        conn.discard_on_drop(false);
-        Ok(RedeemOutcome::Issued(code, users.into_iter().next().map(|u| Box::new(User::from(u)))))
+        let user = issue_and_commit_sqlite(&mut conn, &issue, code_hash, Some(code_hash), now, &code.user_id).await?;
+        Ok(RedeemOutcome::Issued(code, user))
     }
 
     /// Rotates a refresh token (see [`RefreshOutcome`]). `check` validates the parent (client,
@@ -413,6 +432,7 @@ impl Store {
              AND revoked_at IS NULL AND idle_expires_at > $3 AND absolute_expires_at > $4 RETURNING {REFRESH_COLUMNS}"
         );
         let select = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
+        let user_sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let check = match &self.pool {
             Pool::Sqlite { writer, .. } => match self.refresh_sqlite(writer, token_hash, now, check).await? {
                 FastRefresh::Done(outcome) => return Ok(outcome),
@@ -498,13 +518,17 @@ impl Store {
                 }
             }
             insert_issue!(tx, &issue, &parent.family_id, None::<String>, now);
+            let user: Option<UserRow> =
+                sqlx::query_as(sqlx::AssertSqlSafe(user_sql)).bind(&parent.user_id).fetch_optional(&mut *tx).await?;
             tx.commit().await?;
-            Ok(if fresh { RefreshOutcome::Rotated(parent) } else { RefreshOutcome::Grace(parent) })
+            let user = user.map(|u| Box::new(User::from(u)));
+            Ok(if fresh { RefreshOutcome::Rotated(parent, user) } else { RefreshOutcome::Grace(parent, user) })
         })
     }
 
     /// [`Store::refresh`] of a live token on SQLite, in two round trips to the writer instead of
-    /// five: `BEGIN IMMEDIATE` with the rotating UPDATE, then the inserts and `COMMIT`. A token
+    /// five, and the user's row with them: `BEGIN IMMEDIATE` with the rotating UPDATE, then
+    /// [`issue_and_commit_sqlite`]. A token
     /// the UPDATE does not match is handed back (rolled back, `check` unused) for the general
     /// path, which runs the same UPDATE again: a token never becomes live again, so it answers
     /// the same. As in [`Store::redeem_code`], the connection is discarded (rolling back) if
@@ -543,40 +567,8 @@ impl Store {
                 return Ok(FastRefresh::Done(RefreshOutcome::Rejected(err)));
             }
         };
-        let (access, successor) = (&issue.access, issue.refresh.as_ref());
-        let insert_access = "INSERT INTO access_tokens (token_hash, client_id, user_id, scope, code_hash, family_id, \
-             created_at, expires_at) VALUES ($1, $2, $3, $4, NULL, $5, $6, $7);";
-        let sql = match successor {
-            Some(_) => format!(
-                "{insert_access} INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, \
-                 auth_time, sid, created_at, idle_expires_at, absolute_expires_at) \
-                 VALUES ($8, $5, $9, $10, $11, $12, $13, $6, $14, $15) ON CONFLICT (token_hash) DO NOTHING; COMMIT"
-            ),
-            None => format!("{insert_access} COMMIT"),
-        };
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&access.token_hash)
-            .bind(&access.client_id)
-            .bind(&access.user_id)
-            .bind(access.scope.to_string())
-            .bind(&parent.family_id)
-            .bind(now)
-            .bind(access.expires_at);
-        let query = match successor {
-            Some(r) => query
-                .bind(&r.token_hash)
-                .bind(&r.client_id)
-                .bind(&r.user_id)
-                .bind(r.scope.to_string())
-                .bind(r.auth_time)
-                .bind(&r.sid)
-                .bind(r.idle_expires_at)
-                .bind(r.absolute_expires_at),
-            None => query,
-        };
-        query.execute(&mut *conn).await?;
-        conn.discard_on_drop(false);
-        Ok(FastRefresh::Done(RefreshOutcome::Rotated(parent)))
+        let user = issue_and_commit_sqlite(&mut conn, &issue, &parent.family_id, None, now, &parent.user_id).await?;
+        Ok(FastRefresh::Done(RefreshOutcome::Rotated(parent, user)))
     }
 
     /// Stores an access token outside any grant family (client credentials).

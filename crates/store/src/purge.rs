@@ -29,8 +29,19 @@ impl Store {
         };
         let codes = run("DELETE FROM authorization_codes WHERE expires_at < $1", now - code_grace).await?;
         let access_tokens = run("DELETE FROM access_tokens WHERE expires_at < $1", now).await?;
-        let refresh_tokens =
-            run("DELETE FROM refresh_tokens WHERE idle_expires_at < $1 OR absolute_expires_at < $1", now).await?;
+        // Dead at the earlier of its two expiries; the expression is the index's (migration 0016).
+        let refresh_tokens = run(
+            match self.pool {
+                crate::Pool::Sqlite { .. } => {
+                    "DELETE FROM refresh_tokens WHERE min(idle_expires_at, absolute_expires_at) < $1"
+                }
+                crate::Pool::Postgres(_) => {
+                    "DELETE FROM refresh_tokens WHERE LEAST(idle_expires_at, absolute_expires_at) < $1"
+                }
+            },
+            now,
+        )
+        .await?;
         let sessions = run("DELETE FROM sessions WHERE expires_at < $1", now).await?;
         let mut other = 0;
         other += run("DELETE FROM interactions WHERE expires_at < $1", now).await?;

@@ -305,8 +305,8 @@ async fn parallel_refreshes_rotate_once_and_share_one_successor() {
             }
         });
         let outcomes = futures::future::join_all(attempts).await;
-        let rotated = outcomes.iter().filter(|o| matches!(o, RefreshOutcome::Rotated(_))).count();
-        let grace = outcomes.iter().filter(|o| matches!(o, RefreshOutcome::Grace(_))).count();
+        let rotated = outcomes.iter().filter(|o| matches!(o, RefreshOutcome::Rotated(..))).count();
+        let grace = outcomes.iter().filter(|o| matches!(o, RefreshOutcome::Grace(..))).count();
         assert_eq!((rotated, grace), (1, 9), "{} {outcomes:?}", store.dialect());
         let successor = store.find_refresh_token("r1").await.unwrap().unwrap();
         assert!(successor.rotated_at.is_none() && successor.revoked_at.is_none());
@@ -320,7 +320,7 @@ async fn a_refresh_replayed_after_the_grace_window_revokes_the_family() {
         let store = &backend.store;
         let user_id = granted(store).await;
         let first = store.refresh("r0", 200, 10, |_| Ok(refresh_issue(&user_id, "a1", "r1"))).await.unwrap();
-        assert!(matches!(first, RefreshOutcome::Rotated(_)));
+        assert!(matches!(first, RefreshOutcome::Rotated(..)));
         let replay = store.refresh("r0", 211, 10, |_| Ok(refresh_issue(&user_id, "a2", "r1"))).await.unwrap();
         assert!(matches!(replay, RefreshOutcome::Reused { revoked_tokens: 4, .. }), "{replay:?}");
         for hash in ["a0", "a1"] {
@@ -338,7 +338,7 @@ async fn a_rotation_stores_the_successor_and_access_token_in_the_family_of_the_p
         let store = &backend.store;
         let user_id = granted(store).await;
         let rotated = store.refresh("r0", 200, 10, |_| Ok(refresh_issue(&user_id, "a1", "r1"))).await.unwrap();
-        let RefreshOutcome::Rotated(parent) = rotated else { panic!("{} {rotated:?}", store.dialect()) };
+        let RefreshOutcome::Rotated(parent, _) = rotated else { panic!("{} {rotated:?}", store.dialect()) };
         assert_eq!((parent.token_hash.as_str(), parent.family_id.as_str()), ("r0", "h1"));
         let stored_parent = store.find_refresh_token("r0").await.unwrap().unwrap();
         assert_eq!(stored_parent.rotated_at, Some(200), "{}", store.dialect());
@@ -380,7 +380,7 @@ async fn a_failed_refresh_check_changes_nothing() {
             .unwrap();
         assert!(matches!(rejected, RefreshOutcome::Rejected(_)));
         let ok = store.refresh("r0", 201, 10, |_| Ok(refresh_issue(&user_id, "a1", "r1"))).await.unwrap();
-        assert!(matches!(ok, RefreshOutcome::Rotated(_)));
+        assert!(matches!(ok, RefreshOutcome::Rotated(..)));
         backend.finish().await;
     }
 }
@@ -595,9 +595,9 @@ async fn a_stale_token_cannot_walk_forward_through_grace_windows() {
         let store = &backend.store;
         let user_id = granted(store).await;
         let r1 = store.refresh("r0", 200, 10, |_| Ok(refresh_issue(&user_id, "a1", "r1"))).await.unwrap();
-        assert!(matches!(r1, RefreshOutcome::Rotated(_)));
+        assert!(matches!(r1, RefreshOutcome::Rotated(..)));
         let r2 = store.refresh("r1", 201, 10, |_| Ok(refresh_issue(&user_id, "a2", "r2"))).await.unwrap();
-        assert!(matches!(r2, RefreshOutcome::Rotated(_)));
+        assert!(matches!(r2, RefreshOutcome::Rotated(..)));
         // r0 is still in its grace window, but its successor r1 has moved on.
         let stale = store.refresh("r0", 202, 10, |_| Ok(refresh_issue(&user_id, "a3", "r1"))).await.unwrap();
         assert!(matches!(stale, RefreshOutcome::Inactive), "{} {stale:?}", store.dialect());

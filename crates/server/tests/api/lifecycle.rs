@@ -166,6 +166,22 @@ async fn refresh_token_of_another_client_is_invalid_grant() {
     );
 }
 
+/// The user is read with the rotation, in its transaction: an account disabled behind the
+/// tokens' back (here in the store alone, without the revocation the CLI and API add) gets nothing.
+#[tokio::test]
+async fn refresh_for_a_disabled_account_is_invalid_grant() {
+    let app = spawn_app().await;
+    let alice = app.create_user("alice").await;
+    let client = app.confidential_client().await;
+    let first = tokens_for(&app, &client, "openid").await;
+    app.store.set_user_disabled(&alice.id, true, 1).await.unwrap();
+    let refused = refresh(&app, &client, str_of(&first, "refresh_token")).await;
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(str_of(&body, "error_description").contains("disabled"), "{body}");
+}
+
 #[tokio::test]
 async fn public_clients_get_refresh_tokens_too() {
     let app = spawn_app().await;

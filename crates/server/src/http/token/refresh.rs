@@ -10,7 +10,7 @@ use doorway_core::secrets::hash_secret;
 use doorway_store::{Issue, NewAccessToken, NewRefreshToken, RefreshOutcome};
 
 use super::jwt::PendingAccessToken;
-use super::{IdTokenFacts, REFRESH_PREFIX, grant_user, id_token};
+use super::{GRANT_USER_GONE, IdTokenFacts, REFRESH_PREFIX, id_token};
 use crate::http::error::JsonError;
 use crate::state::{AppState, now};
 
@@ -55,8 +55,8 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
             })
         })
         .await?;
-    let parent = match outcome {
-        RefreshOutcome::Rotated(parent) | RefreshOutcome::Grace(parent) => parent,
+    let (parent, user) = match outcome {
+        RefreshOutcome::Rotated(parent, user) | RefreshOutcome::Grace(parent, user) => (parent, user),
         RefreshOutcome::Rejected(err) => return Err(err.into()),
         RefreshOutcome::Inactive => {
             return Err(OAuthError::invalid_grant("the refresh token is invalid, expired or revoked").into());
@@ -68,7 +68,8 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
         }
     };
     let scope = granted.ok_or_else(OAuthError::server_error)?;
-    let user = grant_user(state, &parent.user_id).await?;
+    // The user was read with the rotation; one disabled since the grant gets nothing.
+    let user = *user.filter(|u| !u.disabled).ok_or_else(|| OAuthError::invalid_grant(GRANT_USER_GONE))?;
     let access_token = access_token.into_token(state, client, &user.sub, &scope, now)?;
     // OIDC Core §12.2: same sub, aud and auth_time; a new iat; no nonce.
     let facts = IdTokenFacts {
