@@ -1,7 +1,7 @@
 //! Password hashing with argon2id (OWASP: m=19 MiB, t=2, p=1), run on the blocking pool and
 //! bounded by the core count, since each hash holds 19 MiB and a core for ~10 ms.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -21,14 +21,11 @@ const DUMMY_HASH: &str =
 
 /// Hashing and verification, at most one per core at a time.
 ///
-/// Each argon2id run needs 19 MiB of working memory. Allocated afresh per run, that memory ends
-/// up in glibc's per-thread arenas (after the first free, the mmap threshold rises above 19 MiB)
-/// and is never returned: a few sign-ins on a few blocking threads left Doorway at 250 MiB
-/// resident. So the working memory is allocated once per permit, kept, and wiped after each use.
+/// Each argon2id run needs 19 MiB of working memory: allocated for the run (see [`blocks_for`]
+/// for how it goes back to the system), wiped and freed at its end, so an idle server holds none.
 #[derive(Clone)]
 pub struct Passwords {
     permits: Arc<Semaphore>,
-    memory: Arc<Mutex<Vec<Vec<Block>>>>,
     /// Verified against when the user does not exist, so timing does not reveal accounts.
     dummy_hash: &'static str,
 }
@@ -38,12 +35,24 @@ fn params() -> anyhow::Result<Params> {
 }
 
 /// Working memory for `params`: `memory` if it is large enough, else a new allocation.
+///
+/// The allocation reserves [`RESERVE_BYTES`] (pages beyond the 19 MiB used are never touched,
+/// so never resident). glibc's malloc maps a request that large from the system and unmaps it
+/// on free, always; a 19 MiB request, once a block of that size has been freed, is carved from a
+/// per-thread arena instead and kept there for good (a few sign-ins on a few blocking threads
+/// once left Doorway at 250 MiB resident).
 fn blocks_for<'m>(memory: &'m mut Vec<Block>, params: &Params) -> &'m mut [Block] {
-    if memory.len() < params.block_count() {
-        *memory = vec![Block::default(); params.block_count()];
+    let count = params.block_count();
+    if memory.len() < count {
+        let mut fresh = Vec::with_capacity(count.max(RESERVE_BYTES / std::mem::size_of::<Block>()));
+        fresh.resize(count, Block::default());
+        *memory = fresh;
     }
-    &mut memory[..params.block_count()]
+    &mut memory[..count]
 }
+
+/// Above glibc's largest dynamic mmap threshold (32 MiB on 64-bit systems).
+const RESERVE_BYTES: usize = 33 << 20;
 
 /// A new argon2id PHC string for `password`, computed in `memory`.
 fn hash_with(password: &str, memory: &mut Vec<Block>) -> anyhow::Result<String> {
@@ -103,24 +112,16 @@ pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
 impl Passwords {
     pub fn new() -> anyhow::Result<Self> {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Ok(Self { permits: Arc::new(Semaphore::new(cores)), memory: Arc::default(), dummy_hash: DUMMY_HASH })
+        Ok(Self { permits: Arc::new(Semaphore::new(cores)), dummy_hash: DUMMY_HASH })
     }
 
-    /// Runs `work` on the blocking pool with one permit's working memory.
+    /// Runs `work` on the blocking pool under a permit, with working memory of its own.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         let _permit = self.permits.acquire().await?;
-        let pool = Arc::clone(&self.memory);
-        let done = tokio::task::spawn_blocking(move || {
-            let mut memory = pool.lock().unwrap_or_else(PoisonError::into_inner).pop().unwrap_or_default();
-            let result = work(&mut memory);
-            pool.lock().unwrap_or_else(PoisonError::into_inner).push(memory);
-            result
-        })
-        .await?;
-        Ok(done)
+        Ok(tokio::task::spawn_blocking(move || work(&mut Vec::new())).await?)
     }
 
     pub async fn hash(&self, password: &str) -> anyhow::Result<String> {

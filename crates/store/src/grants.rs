@@ -8,7 +8,9 @@ use doorway_core::model::{AccessToken, AuthorizationCode, RefreshToken, User};
 use doorway_core::types::ScopeSet;
 
 use crate::pool::{Conn, SqliteConns};
-use crate::users::{JOINED_USER_COLUMNS, JoinedUserRow, USER_COLUMNS, UserRow};
+use rusqlite::OptionalExtension;
+
+use crate::users::{JOINED_USER_COLUMNS, JoinedUserRow, USER_COLUMNS, UserRow, user_at};
 use crate::{Pool, Result, Store, StoreError, execute, on_pool, on_writer};
 
 fn scope_of(raw: &str, what: &str) -> Result<ScopeSet> {
@@ -62,6 +64,23 @@ struct TokenRow {
     created_at: i64,
     expires_at: i64,
     revoked_at: Option<i64>,
+}
+
+impl TryFrom<TokenRow> for AccessToken {
+    type Error = StoreError;
+    fn try_from(r: TokenRow) -> Result<Self> {
+        Ok(AccessToken {
+            scope: scope_of(&r.scope, "token")?,
+            token_hash: r.token_hash,
+            client_id: r.client_id,
+            user_id: r.user_id,
+            code_hash: r.code_hash,
+            family_id: r.family_id,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            revoked: r.revoked_at.is_some(),
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -607,25 +626,38 @@ impl Store {
             "SELECT {TOKEN_COLUMNS_T}, {JOINED_USER_COLUMNS} FROM access_tokens t \
              LEFT JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
         );
+        if let Pool::Sqlite { inline, .. } = &self.pool {
+            let row = inline.read(|conn| {
+                let mut statement = conn.prepare_cached(&sql)?;
+                statement
+                    .query_row([token_hash], |row| {
+                        let token = TokenRow {
+                            token_hash: row.get(0)?,
+                            client_id: row.get(1)?,
+                            user_id: row.get(2)?,
+                            scope: row.get(3)?,
+                            code_hash: row.get(4)?,
+                            family_id: row.get(5)?,
+                            created_at: row.get(6)?,
+                            expires_at: row.get(7)?,
+                            revoked_at: row.get(8)?,
+                        };
+                        // LEFT JOIN: a token without a user (or whose user is gone) has no u.id.
+                        let user = match row.get::<_, Option<String>>(9)? {
+                            Some(_) => Some(user_at(row, 9)?),
+                            None => None,
+                        };
+                        Ok((token, user))
+                    })
+                    .optional()
+            })?;
+            return row.map(|(token, user)| Ok((AccessToken::try_from(token)?, user))).transpose();
+        }
         let row: Option<Row> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(token_hash)
             .fetch_optional(pool)
             .await)?;
-        row.map(|Row { token: r, user }| {
-            let token = AccessToken {
-                scope: scope_of(&r.scope, "token")?,
-                token_hash: r.token_hash,
-                client_id: r.client_id,
-                user_id: r.user_id,
-                code_hash: r.code_hash,
-                family_id: r.family_id,
-                created_at: r.created_at,
-                expires_at: r.expires_at,
-                revoked: r.revoked_at.is_some(),
-            };
-            Ok((token, user.into_user()))
-        })
-        .transpose()
+        row.map(|Row { token, user }| Ok((AccessToken::try_from(token)?, user.into_user()))).transpose()
     }
 
     pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>> {

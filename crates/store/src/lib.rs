@@ -11,6 +11,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
+use crate::inline::InlineReaders;
 use crate::pool::SqliteConns;
 
 mod admin_tokens;
@@ -24,6 +25,7 @@ mod copy;
 mod device;
 mod email;
 mod grants;
+mod inline;
 mod keys;
 mod logout;
 mod ops;
@@ -129,6 +131,9 @@ pub enum StoreError {
     Database(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A read on SQLite's inline connections failed (see `inline`).
+    #[error("database error: {0}")]
+    Inline(rusqlite::Error),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -161,10 +166,11 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {
-    /// Readers, and the one connection that writes.
+    /// Readers, the one connection that writes, and the hottest point reads' own (`inline`).
     Sqlite {
         readers: Arc<SqliteConns>,
         writer: Arc<SqliteConns>,
+        inline: Arc<InlineReaders>,
     },
     Postgres(PgPool),
 }
@@ -211,9 +217,18 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
+            let inline = Arc::new(InlineReaders::new(
+                connect.get_filename().to_owned(),
+                Duration::from_secs(5),
+                usize::try_from(options.max_connections).unwrap_or(8),
+            ));
             let writer = SqliteConns::open(connect.clone(), 1, options.acquire_timeout).await?;
             let readers = SqliteConns::open(connect, options.max_connections, options.acquire_timeout).await?;
-            Store { pool: Pool::Sqlite { readers, writer }, clients: Arc::default(), org_presence: Arc::default() }
+            Store {
+                pool: Pool::Sqlite { readers, writer, inline },
+                clients: Arc::default(),
+                org_presence: Arc::default(),
+            }
         };
         store.migrate().await?;
         Ok(store)
@@ -246,7 +261,8 @@ impl Store {
 
     pub async fn close(&self) {
         match &self.pool {
-            Pool::Sqlite { readers, writer } => {
+            Pool::Sqlite { readers, writer, inline } => {
+                inline.close();
                 readers.close().await;
                 writer.close().await;
             }

@@ -31,7 +31,7 @@ impl Store {
     /// The pool's connections now (for the metrics endpoint; takes no connection).
     pub fn pool_stats(&self) -> PoolStats {
         match &self.pool {
-            Pool::Sqlite { readers, writer } => {
+            Pool::Sqlite { readers, writer, .. } => {
                 let (r_open, r_used, r_max) = readers.usage();
                 let (w_open, w_used, w_max) = writer.usage();
                 PoolStats {

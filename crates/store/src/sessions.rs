@@ -2,6 +2,7 @@
 
 use doorway_core::model::Session;
 use doorway_core::types::ScopeSet;
+use rusqlite::OptionalExtension;
 
 use crate::{Result, Store, StoreError, execute, on_pool, on_writer};
 
@@ -253,6 +254,25 @@ impl Store {
                    s.last_seen_at AS session_last_seen_at \
                    FROM sessions s JOIN users u ON u.id = s.user_id \
                    WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT u.disabled";
+        if let crate::Pool::Sqlite { inline, .. } = &self.pool {
+            return inline.read(|conn| {
+                let mut statement = conn.prepare_cached(sql)?;
+                statement
+                    .query_row(rusqlite::params![id_hash, now], |row| {
+                        let user = crate::users::user_at(row, 0)?;
+                        let session = Session::from(SessionRow {
+                            id_hash: row.get(13)?,
+                            sid: row.get(14)?,
+                            user_id: user.id.clone(),
+                            auth_time: row.get(15)?,
+                            created_at: row.get(16)?,
+                            expires_at: row.get(17)?,
+                        });
+                        Ok((session, user, row.get(18)?))
+                    })
+                    .optional()
+            });
+        }
         let row: Option<SessionUserRow> =
             on_pool!(self, |pool| sqlx::query_as(sql).bind(id_hash).bind(now).fetch_optional(pool).await)?;
         Ok(row.map(|r| {

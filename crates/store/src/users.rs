@@ -45,6 +45,26 @@ impl From<UserRow> for User {
     }
 }
 
+/// A user read by the inline connections (`inline`): the [`USER_COLUMNS`] (or, through a join,
+/// the same columns of `u`), in that order, from column `first` on.
+pub(crate) fn user_at(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(first)?,
+        sub: row.get(first + 1)?,
+        username: row.get(first + 2)?,
+        email: row.get(first + 3)?,
+        email_verified: row.get(first + 4)?,
+        name: row.get(first + 5)?,
+        avatar_url: row.get(first + 6)?,
+        website: row.get(first + 7)?,
+        is_admin: row.get(first + 8)?,
+        is_pro: row.get(first + 9)?,
+        can_pay: row.get(first + 10)?,
+        disabled: row.get(first + 11)?,
+        created_at: row.get(first + 12)?,
+    })
+}
+
 /// The user columns of a `LEFT JOIN users u`, each prefixed `u_`: absent when nothing joined.
 pub(crate) const JOINED_USER_COLUMNS: &str = "u.id AS u_id, u.sub AS u_sub, u.username AS u_username, \
      u.email AS u_email, u.email_verified AS u_email_verified, u.name AS u_name, u.avatar_url AS u_avatar_url, \

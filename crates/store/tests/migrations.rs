@@ -44,12 +44,12 @@ async fn nodes_migrating_a_fresh_database_at_once_apply_each_migration_once() {
     admin(&server, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
 }
 
-/// Rows written before migration 0016 (which rebuilt `refresh_tokens` and `authorization_codes`
-/// on SQLite and replaced their expiry indexes) are all there after it, and still work: the code
+/// Rows written before migration 0016 (which rebuilt `access_tokens` on SQLite and replaced the
+/// refresh tokens' expiry indexes) are all there after it, and still work: the code
 /// is redeemable once, the refresh token rotates, and the purge finds expired tokens by either
 /// expiry.
 #[tokio::test]
-async fn upgrading_past_0016_keeps_codes_and_refresh_tokens_working() {
+async fn upgrading_past_0016_keeps_codes_and_tokens_working() {
     let dir = tempfile::tempdir().unwrap();
     let mut urls = vec![(format!("sqlite://{}", dir.path().join("old.db").display()), None)];
     if let Ok(server) = std::env::var("DOORWAY_TEST_POSTGRES") {
@@ -72,6 +72,9 @@ async fn upgrading_past_0016_keeps_codes_and_refresh_tokens_working() {
              VALUES ('c1', 'confidential', 'App', '[]', 'exact', 'openid', 1)",
             "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, redirect_uri_sent, scope, \
              auth_time, created_at, expires_at, sid) VALUES ('h1', 'c1', 'u1', 'https://app/cb', TRUE, 'openid', 1, 1, 900, 's1')",
+            // Issued from an earlier redemption of the code (family = the code's hash).
+            "INSERT INTO access_tokens (token_hash, client_id, user_id, scope, code_hash, family_id, created_at, \
+             expires_at) VALUES ('a0', 'c1', 'u1', 'openid', 'h1', 'h1', 1, 4000)",
             // Live; expired by idle time; expired by absolute lifetime (at 1000).
             "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, auth_time, created_at, \
              idle_expires_at, absolute_expires_at) VALUES ('r1', 'f1', 'c1', 'u1', 'openid', 1, 1, 5000, 9000), \
@@ -132,6 +135,10 @@ async fn upgrading_past_0016_keeps_codes_and_refresh_tokens_working() {
         assert_eq!(user.id, "u1");
         let again = store.redeem_code("h1", 101, |_| Ok(issue("a2", "r5"))).await.unwrap();
         assert!(matches!(again, doorway_store::RedeemOutcome::Replayed { .. }), "{again:?}");
+        // The replay revoked what the code yielded, the token from before the upgrade included.
+        for hash in ["a0", "a1"] {
+            assert!(store.find_access_token(hash).await.unwrap().unwrap().revoked, "{hash} ({url})");
+        }
         let rotated = store.refresh("r1", 100, 10, |_| Ok(issue("a3", "r6"))).await.unwrap();
         // The grant's user comes with the rotation, read in the same transaction.
         let doorway_store::RefreshOutcome::Rotated(_, Some(user)) = rotated else { panic!("{rotated:?}") };

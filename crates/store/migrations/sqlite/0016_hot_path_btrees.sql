@@ -1,5 +1,5 @@
--- Fewer B-trees on the hot path. Each B-tree an insert enters is a page written to the WAL at
--- commit (4 KiB, checksummed): a code exchange wrote about twelve, a sign-in's code three.
+-- Fewer and cheaper B-tree writes on the hot path. Each B-tree page an insert dirties is a page
+-- written to the WAL at commit (4 KiB, checksummed).
 --
 -- access_tokens_code served no query: a replayed code revokes by family_id, which a token issued
 -- from a code carries as its code's hash.
@@ -9,48 +9,33 @@ DROP INDEX access_tokens_code;
 -- earlier of the two serves it (the purge's WHERE names the same expression).
 DROP INDEX refresh_tokens_idle_expiry;
 DROP INDEX refresh_tokens_absolute_expiry;
-
--- Keyed by the hash itself (WITHOUT ROWID), as access tokens are since 0006: a row and its key
--- are one B-tree instead of two. Nothing references either table.
-CREATE TABLE refresh_tokens_v2 (
-    token_hash          TEXT PRIMARY KEY,
-    family_id           TEXT NOT NULL,
-    client_id           TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
-    user_id             TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    scope               TEXT NOT NULL,
-    auth_time           BIGINT NOT NULL,
-    sid                 TEXT,
-    created_at          BIGINT NOT NULL,
-    idle_expires_at     BIGINT NOT NULL,
-    absolute_expires_at BIGINT NOT NULL,
-    rotated_at          BIGINT,
-    revoked_at          BIGINT
-) WITHOUT ROWID;
-INSERT INTO refresh_tokens_v2 SELECT token_hash, family_id, client_id, user_id, scope, auth_time, sid, created_at,
-    idle_expires_at, absolute_expires_at, rotated_at, revoked_at FROM refresh_tokens;
-DROP TABLE refresh_tokens;
-ALTER TABLE refresh_tokens_v2 RENAME TO refresh_tokens;
-CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);
-CREATE INDEX refresh_tokens_user_client ON refresh_tokens(user_id, client_id);
 CREATE INDEX refresh_tokens_expiry ON refresh_tokens(min(idle_expires_at, absolute_expires_at));
 
-CREATE TABLE authorization_codes_v2 (
-    code_hash         TEXT PRIMARY KEY,
-    client_id         TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
-    user_id           TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    redirect_uri      TEXT NOT NULL,
-    redirect_uri_sent BOOLEAN NOT NULL,
-    scope             TEXT NOT NULL,
-    nonce             TEXT,
-    code_challenge    TEXT,
-    auth_time         BIGINT NOT NULL,
-    created_at        BIGINT NOT NULL,
-    expires_at        BIGINT NOT NULL,
-    consumed_at       BIGINT,
-    sid               TEXT
-) WITHOUT ROWID;
-INSERT INTO authorization_codes_v2 SELECT code_hash, client_id, user_id, redirect_uri, redirect_uri_sent, scope, nonce,
-    code_challenge, auth_time, created_at, expires_at, consumed_at, sid FROM authorization_codes;
-DROP TABLE authorization_codes;
-ALTER TABLE authorization_codes_v2 RENAME TO authorization_codes;
-CREATE INDEX authorization_codes_expiry ON authorization_codes(expires_at);
+-- Access tokens back in a rowid table (0006 made it WITHOUT ROWID). Keyed by their random
+-- 64-character hash, the rows of a token with a user land on random pages of a wide B-tree, and
+-- each secondary index entry carries that hash as the row's locator; in a rowid table rows are
+-- appended, and index entries carry an 8-byte rowid. Measured on the insert pattern of a code
+-- exchange (SQLite 3.40, 60,000 commits): 6.5 WAL frames per commit instead of 7.1, in half the
+-- time; a token without a user or grant (client_credentials) costs 3.7 frames instead of 3.1.
+-- Refresh tokens and codes stay rowid tables for the same reason (8.1 and 4.6 frames per commit
+-- WITHOUT ROWID, against 6.6 and 3.8).
+CREATE TABLE access_tokens_v3 (
+    token_hash TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    user_id    TEXT REFERENCES users(id) ON DELETE CASCADE,
+    scope      TEXT NOT NULL,
+    code_hash  TEXT,
+    family_id  TEXT,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    revoked_at BIGINT
+);
+INSERT INTO access_tokens_v3 (token_hash, client_id, user_id, scope, code_hash, family_id, created_at, expires_at,
+                              revoked_at)
+    SELECT token_hash, client_id, user_id, scope, code_hash, family_id, created_at, expires_at, revoked_at
+    FROM access_tokens;
+DROP TABLE access_tokens;
+ALTER TABLE access_tokens_v3 RENAME TO access_tokens;
+CREATE INDEX access_tokens_family ON access_tokens(family_id) WHERE family_id IS NOT NULL;
+CREATE INDEX access_tokens_user_client ON access_tokens(user_id, client_id) WHERE user_id IS NOT NULL;
+CREATE INDEX access_tokens_expiry ON access_tokens(expires_at);
