@@ -626,8 +626,8 @@ impl Store {
             "SELECT {TOKEN_COLUMNS_T}, {JOINED_USER_COLUMNS} FROM access_tokens t \
              LEFT JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
         );
-        if let Pool::Sqlite { inline, .. } = &self.pool {
-            let row = inline.read(|conn| {
+        if let Pool::Sqlite { inline, .. } = &self.pool
+            && let Some(row) = inline.read(|conn| {
                 let mut statement = conn.prepare_cached(&sql)?;
                 statement
                     .query_row([token_hash], |row| {
@@ -650,8 +650,9 @@ impl Store {
                         Ok((token, user))
                     })
                     .optional()
-            })?;
-            return row.map(|(token, user)| Ok((AccessToken::try_from(token)?, user))).transpose();
+            })
+        {
+            return row?.map(|(token, user)| Ok((AccessToken::try_from(token)?, user))).transpose();
         }
         let row: Option<Row> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(token_hash)

@@ -219,7 +219,6 @@ impl Store {
                 .busy_timeout(Duration::from_secs(5));
             let inline = Arc::new(InlineReaders::new(
                 connect.get_filename().to_owned(),
-                Duration::from_secs(5),
                 usize::try_from(options.max_connections).unwrap_or(8),
             ));
             let writer = SqliteConns::open(connect.clone(), 1, options.acquire_timeout).await?;

@@ -254,8 +254,8 @@ impl Store {
                    s.last_seen_at AS session_last_seen_at \
                    FROM sessions s JOIN users u ON u.id = s.user_id \
                    WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT u.disabled";
-        if let crate::Pool::Sqlite { inline, .. } = &self.pool {
-            return inline.read(|conn| {
+        if let crate::Pool::Sqlite { inline, .. } = &self.pool
+            && let Some(found) = inline.read(|conn| {
                 let mut statement = conn.prepare_cached(sql)?;
                 statement
                     .query_row(rusqlite::params![id_hash, now], |row| {
@@ -271,7 +271,9 @@ impl Store {
                         Ok((session, user, row.get(18)?))
                     })
                     .optional()
-            });
+            })
+        {
+            return found;
         }
         let row: Option<SessionUserRow> =
             on_pool!(self, |pool| sqlx::query_as(sql).bind(id_hash).bind(now).fetch_optional(pool).await)?;
