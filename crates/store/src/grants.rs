@@ -6,10 +6,9 @@
 use doorway_core::OAuthError;
 use doorway_core::model::{AccessToken, AuthorizationCode, RefreshToken, User};
 use doorway_core::types::ScopeSet;
-
-use crate::pool::{Conn, SqliteConns};
 use rusqlite::OptionalExtension;
 
+use crate::pool::{Conn, SqliteConns};
 use crate::users::{JOINED_USER_COLUMNS, JoinedUserRow, USER_COLUMNS, UserRow, user_at};
 use crate::{Pool, Result, Store, StoreError, execute, on_pool, on_writer};
 
